@@ -1,0 +1,1 @@
+//! Generated client SDK (see README).

@@ -1,0 +1,3 @@
+DROP TABLE todo_tags;
+DROP TABLE tags;
+DROP TABLE todos;

@@ -1,0 +1,149 @@
+//! Application assembly: state, routes, middleware, listener and graceful shutdown.
+
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::{Endpoint, EndpointExt, Route, Server};
+
+use crate::auth::password::PasswordHasher;
+use crate::auth::service::{now, AuthService};
+use crate::auth::tokens::TokenKeys;
+use crate::config::{Config, Secret};
+use crate::http::middleware::{handle, HttpContext, RouteTable};
+use crate::http::rate_limit::AuthRateLimiter;
+use crate::openapi::api_service;
+use crate::store::{Pool, Store};
+use crate::tags::service::TagService;
+use crate::todos::service::TodoService;
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+/// The services of one instance.
+pub struct Services {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub auth: AuthService,
+    pub todos: TodoService,
+    pub tags: TagService,
+}
+
+impl Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        let hasher = PasswordHasher::new(config.argon2, config.hash_workers, config.hash_queue)?;
+        let keys = TokenKeys::new(&config);
+        Ok(AppState(Arc::new(Services {
+            auth: AuthService::new(store.clone(), hasher, keys),
+            todos: TodoService::new(store.clone()),
+            tags: TagService::new(store.clone()),
+            store,
+            config,
+        })))
+    }
+
+    /// A state that is never served: enough to emit the spec, with no I/O.
+    pub fn spec_only() -> Self {
+        let mut config = Config::from_lookup(|_| None).expect("default configuration is valid");
+        config.jwt_secret = Secret::new(vec![0; 32]);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .connect_lazy("sqlite::memory:")
+            .expect("in-memory SQLite URL is valid");
+        AppState::new(config, Pool::Sqlite(pool).store()).expect("default configuration is valid")
+    }
+}
+
+/// The whole HTTP application over `state`.
+pub fn endpoint(state: AppState) -> impl Endpoint {
+    let svc = api_service(&state);
+    let ctx = Arc::new(HttpContext {
+        routes: RouteTable::from_spec(&svc.spec()),
+        limiter: AuthRateLimiter::new(state.config.auth_rate_limit_per_minute),
+    });
+    spawn_housekeeping(state.clone(), ctx.clone());
+    let docs = svc.swagger_ui();
+    let redoc = svc.redoc();
+    let spec_json = svc.spec_endpoint();
+    let spec_yaml = svc.spec_endpoint_yaml();
+    Route::new()
+        .nest("/", svc)
+        .nest("/docs", docs)
+        .nest("/redoc", redoc)
+        .at("/openapi.json", spec_json)
+        .at("/openapi.yaml", spec_yaml)
+        .data(state)
+        .around(move |ep, req| handle(ep, req, ctx.clone()))
+}
+
+/// Periodically purges expired revocations/sessions and idle rate-limit buckets.
+fn spawn_housekeeping(state: AppState, ctx: Arc<HttpContext>) {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let weak = Arc::downgrade(&ctx);
+    drop(ctx);
+    rt.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let Some(ctx) = weak.upgrade() else { break };
+            ctx.limiter.forget_idle();
+            let at = now();
+            let cutoff = at - chrono::Duration::minutes(state.config.access_token_minutes);
+            match state.store.purge_expired(at, cutoff).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired sessions and revocations"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purging expired tokens failed"),
+            }
+        }
+    });
+}
+
+/// A bound, migrated, ready-to-run service instance.
+pub struct App {
+    acceptor: TcpAcceptor,
+    state: AppState,
+    port: u16,
+}
+
+impl App {
+    /// Connects the database, applies migrations (unless disabled) and binds the port.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let pool = Pool::connect(&config.database_url, config.pool_size).await?;
+        if config.migrate_on_start {
+            pool.migrate_up().await?;
+        }
+        let addr = (config.host, config.port);
+        let acceptor = TcpListener::bind(addr).into_acceptor().await?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
+            .unwrap_or(config.port);
+        let state = AppState::new(config, pool.store())?;
+        Ok(App { acceptor, state, port })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests (up to 10 s).
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let app = endpoint(self.state);
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
+            .await
+    }
+}

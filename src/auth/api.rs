@@ -1,0 +1,119 @@
+//! The auth operations (`/api/v1/auth`): thin adapters over [`AuthService`].
+
+use poem_openapi::payload::{Form, Json};
+use poem_openapi::{ApiResponse, OpenApi};
+
+use super::model::*;
+use super::security::Auth;
+use crate::app::AppState;
+use crate::http::body::JsonBody;
+use crate::http::responses::*;
+use crate::openapi::ApiTags;
+
+/// Register, log in, rotate and revoke tokens.
+pub struct AuthApi {
+    pub state: AppState,
+}
+
+#[derive(ApiResponse)]
+pub enum Registered {
+    /// The account was created.
+    #[oai(status = 201)]
+    Created(Json<User>, #[oai(header = "Location")] String),
+}
+
+/// Errors of the rate-limited credential operations.
+type CredentialErrors = Errors<{ BODY | UNAUTHORIZED | TOO_MANY_REQUESTS }>;
+
+#[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Register a new account
+    ///
+    /// Emails are case-insensitive and stored lower-cased. Rate limited per client IP.
+    #[oai(path = "/register", method = "post", operation_id = "register")]
+    async fn register(
+        &self,
+        body: JsonBody<RegisterRequest>,
+    ) -> Result<Registered, Errors<{ BODY | CONFLICT | TOO_MANY_REQUESTS }>> {
+        let b = body.0;
+        let user = self.state.auth.register(&b.email.0, b.password.0, b.name).await?;
+        Ok(Registered::Created(Json(user), "/api/v1/auth/me".to_owned()))
+    }
+
+    /// Log in with email and password
+    ///
+    /// Unknown emails and wrong passwords get the same answer (AUTH_001). Rate limited per client IP.
+    #[oai(path = "/login", method = "post", operation_id = "login")]
+    async fn login(
+        &self,
+        body: JsonBody<LoginRequest>,
+    ) -> Result<Json<TokenPair>, CredentialErrors> {
+        let b = body.0;
+        Ok(Json(self.state.auth.login(&b.email.0, b.password.0).await?))
+    }
+
+    /// OAuth2 password grant
+    ///
+    /// Form-encoded `grant_type=password&username=<email>&password=…` (Swagger UI's
+    /// Authorize uses it). Extra fields such as `scope` or `client_id` are ignored.
+    #[oai(path = "/token", method = "post", operation_id = "issue_token")]
+    async fn token(
+        &self,
+        body: Form<TokenRequest>,
+    ) -> Result<Json<TokenPair>, CredentialErrors> {
+        let b = body.0;
+        Ok(Json(self.state.auth.password_grant(&b.grant_type, &b.username, b.password.0).await?))
+    }
+
+    /// Rotate a refresh token
+    ///
+    /// Returns a new pair; the presented refresh token stops working. Presenting an
+    /// already rotated token revokes the whole session (AUTH_004).
+    #[oai(path = "/refresh", method = "post", operation_id = "refresh_token")]
+    async fn refresh(
+        &self,
+        body: JsonBody<RefreshRequest>,
+    ) -> Result<Json<TokenPair>, CredentialErrors> {
+        let b = body.0;
+        Ok(Json(self.state.auth.refresh(&b.refresh_token).await?))
+    }
+
+    /// Log out
+    ///
+    /// Revokes the presented access token and its session's refresh token. Other
+    /// sessions stay valid. An invalid `refresh_token` in the body is ignored.
+    #[oai(path = "/logout", method = "post", operation_id = "logout")]
+    async fn logout(
+        &self,
+        auth: Auth,
+        body: JsonBody<Option<LogoutRequest>>,
+    ) -> Result<Json<Message>, Errors<{ AUTHED | BODY }>> {
+        let refresh = body.0.and_then(|b| b.refresh_token);
+        self.state.auth.logout(auth.user(), refresh.as_deref()).await?;
+        Ok(Json(Message { message: "Logged out".into() }))
+    }
+
+    /// Change the password
+    ///
+    /// Revokes every session of the user, including the current one: log in again.
+    #[oai(path = "/change-password", method = "post", operation_id = "change_password")]
+    async fn change_password(
+        &self,
+        auth: Auth,
+        body: JsonBody<ChangePasswordRequest>,
+    ) -> Result<Json<Message>, Errors<{ AUTHED | BODY }>> {
+        let b = body.0;
+        self.state
+            .auth
+            .change_password(auth.user(), b.current_password.0, b.new_password.0)
+            .await?;
+        Ok(Json(Message { message: "Password changed; log in again".into() }))
+    }
+
+    /// The current user
+    #[oai(path = "/me", method = "get", operation_id = "get_me")]
+    async fn me(&self, auth: Auth) -> Result<Json<User>, Errors<AUTHED>> {
+        Ok(Json(self.state.auth.me(auth.user()).await?))
+    }
+}
+

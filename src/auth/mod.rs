@@ -1,0 +1,8 @@
+//! Authentication: passwords, tokens, sessions and the auth operations.
+
+pub mod api;
+pub mod model;
+pub mod password;
+pub mod security;
+pub mod service;
+pub mod tokens;

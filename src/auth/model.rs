@@ -1,0 +1,129 @@
+//! Request and response bodies of the auth operations.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::http::body::{EmailString, PasswordString};
+use crate::store::UserRecord;
+
+/// A registered user (never includes the password hash).
+#[derive(Debug, Clone, Object)]
+pub struct User {
+    pub id: Uuid,
+    #[oai(validator(max_length = 254))]
+    pub email: String,
+    #[oai(validator(max_length = 100))]
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl From<UserRecord> for User {
+    fn from(u: UserRecord) -> Self {
+        User {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            last_login_at: u.last_login_at,
+        }
+    }
+}
+
+/// Always `bearer`.
+#[derive(Debug, Clone, Copy, poem_openapi::Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum TokenType {
+    Bearer,
+}
+
+/// An access token and the refresh token that renews it.
+#[derive(Debug, Clone, Object)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: TokenType,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// A confirmation message.
+#[derive(Debug, Clone, Object)]
+pub struct Message {
+    pub message: String,
+}
+
+/// Sign-up data.
+#[derive(Debug, Deserialize, Object)]
+#[oai(example)]
+pub struct RegisterRequest {
+    #[oai(validator(max_length = 254))]
+    pub email: EmailString,
+    /// 8 to 128 characters with an upper-case and a lower-case letter, a digit and a special character.
+    #[oai(validator(min_length = 8, max_length = 128))]
+    pub password: PasswordString,
+    #[oai(validator(max_length = 100))]
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl poem_openapi::types::Example for RegisterRequest {
+    fn example() -> Self {
+        RegisterRequest {
+            email: crate::http::body::EmailString::new("ada@example.com"),
+            password: crate::http::body::PasswordString::new("Correct#Horse9"),
+            name: Some("Ada".into()),
+        }
+    }
+}
+
+/// Credentials for a JSON login.
+#[derive(Debug, Deserialize, Object)]
+pub struct LoginRequest {
+    #[oai(validator(max_length = 254))]
+    pub email: EmailString,
+    #[oai(validator(min_length = 1, max_length = 1024))]
+    pub password: PasswordString,
+}
+
+/// OAuth2 password grant (form-encoded), as sent by Swagger UI's Authorize.
+#[derive(Debug, Deserialize, Object)]
+pub struct TokenRequest {
+    /// Must be `password`.
+    pub grant_type: String,
+    /// The email address.
+    pub username: String,
+    pub password: PasswordString,
+    /// Ignored; scopes are not used to restrict tokens.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// A refresh token to rotate.
+#[derive(Debug, Deserialize, Object)]
+pub struct RefreshRequest {
+    #[oai(validator(min_length = 1))]
+    pub refresh_token: String,
+}
+
+/// Optional refresh token to revoke along with the current session.
+#[derive(Debug, Default, Deserialize, Object)]
+pub struct LogoutRequest {
+    /// When given and valid for the same user, its session is revoked too.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// A password change.
+#[derive(Debug, Deserialize, Object)]
+pub struct ChangePasswordRequest {
+    #[oai(validator(min_length = 1, max_length = 1024))]
+    pub current_password: PasswordString,
+    /// Same policy as registration; must differ from the current password.
+    #[oai(validator(min_length = 8, max_length = 128))]
+    pub new_password: PasswordString,
+}

@@ -1,0 +1,169 @@
+//! Argon2id hashing on a bounded blocking pool, and the password strength policy.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use argon2::{Algorithm, Argon2, PasswordHash, PasswordHasher as _, PasswordVerifier, Version};
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::config::Argon2Params;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+
+/// Hashes and verifies passwords off the async executor, at most `workers` at a time;
+/// when more than `queue` calls wait, new ones fail fast with 503 (SERVER_001).
+pub struct PasswordHasher {
+    argon: Argon2<'static>,
+    permits: Arc<Semaphore>,
+    in_flight: AtomicUsize,
+    capacity: usize,
+    dummy_hash: OnceCell<String>,
+}
+
+impl PasswordHasher {
+    pub fn new(params: Argon2Params, workers: usize, queue: usize) -> anyhow::Result<Self> {
+        let p = argon2::Params::new(params.memory_kib, params.iterations, params.parallelism, None)
+            .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
+        let workers = workers.max(1);
+        Ok(PasswordHasher {
+            argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
+            permits: Arc::new(Semaphore::new(workers)),
+            in_flight: AtomicUsize::new(0),
+            capacity: workers + queue,
+            dummy_hash: OnceCell::new(),
+        })
+    }
+
+    /// A PHC string (`$argon2id$…`) for `password`.
+    pub async fn hash(&self, password: String) -> ApiResult<String> {
+        self.run(move |argon| {
+            argon
+                .hash_password(password.as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("argon2 hash failed: {e}")))
+        })
+        .await?
+    }
+
+    /// Whether `password` matches the stored PHC string.
+    pub async fn verify(&self, password: String, phc: String) -> ApiResult<bool> {
+        self.run(move |argon| match PasswordHash::new(&phc) {
+            Ok(parsed) => argon.verify_password(password.as_bytes(), &parsed).is_ok(),
+            Err(_) => false,
+        })
+        .await
+    }
+
+    /// Spends one verification on a dummy hash, so unknown emails cost as much as known ones.
+    pub async fn verify_dummy(&self, password: String) -> ApiResult<()> {
+        let dummy = self
+            .dummy_hash
+            .get_or_try_init(|| self.hash(uuid::Uuid::new_v4().to_string()))
+            .await?
+            .clone();
+        self.verify(password, dummy).await.map(|_| ())
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
+    ) -> ApiResult<T> {
+        let _slot = QueueSlot::take(&self.in_flight, self.capacity)
+            .ok_or(ApiError::Unavailable { retry_after_secs: 1 })?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(ApiError::internal)?;
+        let argon = self.argon.clone();
+        let span = tracing::info_span!("password_hash");
+        tokio::task::spawn_blocking(move || span.in_scope(|| f(&argon)))
+            .await
+            .map_err(ApiError::internal)
+    }
+}
+
+/// One place in the bounded hashing queue, released on drop.
+struct QueueSlot<'a>(&'a AtomicUsize);
+
+impl<'a> QueueSlot<'a> {
+    fn take(counter: &'a AtomicUsize, capacity: usize) -> Option<Self> {
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < capacity).then_some(n + 1))
+            .ok()
+            .map(|_| QueueSlot(counter))
+    }
+}
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Checks the strength policy: 8..=128 characters with upper, lower, digit and special.
+pub fn check_strength(field: &str, password: &str) -> ApiResult<()> {
+    let len = password.chars().count();
+    let weak = |why: &str| {
+        Err(ApiError::invalid(
+            ErrorCode::VALIDATION_002,
+            field,
+            format!("Password too weak: {why}"),
+        ))
+    };
+    if !(8..=128).contains(&len) {
+        return weak("it must be 8 to 128 characters long");
+    }
+    let has = |f: fn(char) -> bool| password.chars().any(f);
+    if !has(char::is_uppercase) {
+        return weak("add an upper-case letter");
+    }
+    if !has(char::is_lowercase) {
+        return weak("add a lower-case letter");
+    }
+    if !has(|c| c.is_ascii_digit()) {
+        return weak("add a digit");
+    }
+    if !has(|c| !c.is_alphanumeric()) {
+        return weak("add a special character");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PasswordHasher {
+        let p = Argon2Params { memory_kib: 8, iterations: 1, parallelism: 1 };
+        PasswordHasher::new(p, 1, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_and_verify() {
+        let h = cheap();
+        let phc = h.hash("Secret#123".into()).await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=8,t=1,p=1$"), "{phc}");
+        assert!(h.verify("Secret#123".into(), phc.clone()).await.unwrap());
+        assert!(!h.verify("Secret#124".into(), phc).await.unwrap());
+        assert!(!h.verify("x".into(), "not a hash".into()).await.unwrap());
+        h.verify_dummy("whatever".into()).await.unwrap();
+    }
+
+    #[test]
+    fn strength_policy() {
+        assert!(check_strength("password", "Secret#123").is_ok());
+        for weak in ["Sh#1a", "alllower#1", "ALLUPPER#1", "NoDigits#x", "NoSpecial1a", &"Aa1#".repeat(33)] {
+            assert!(check_strength("password", weak).is_err(), "{weak}");
+        }
+    }
+
+    #[test]
+    fn queue_slots_are_bounded_and_released() {
+        let n = AtomicUsize::new(0);
+        let a = QueueSlot::take(&n, 2).unwrap();
+        let _b = QueueSlot::take(&n, 2).unwrap();
+        assert!(QueueSlot::take(&n, 2).is_none());
+        drop(a);
+        assert!(QueueSlot::take(&n, 2).is_some());
+    }
+}

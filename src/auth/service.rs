@@ -1,0 +1,262 @@
+//! The rules of authentication: registration, logins, token rotation and revocation.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::model::{TokenPair, TokenType, User};
+use super::password::{check_strength, PasswordHasher};
+use super::tokens::{Claims, TokenKeys, TokenKind};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::store::{NewSession, Rotation, Store, StoreError, UserRecord};
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: Uuid,
+    pub claims: Claims,
+}
+
+/// Authentication rules over the store, the hasher and the signing keys.
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    hasher: PasswordHasher,
+    keys: TokenKeys,
+}
+
+/// Current time at the precision both databases keep (microseconds).
+pub fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => ApiError::Unavailable { retry_after_secs: 1 },
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// Normalizes and checks an email address (VALIDATION_001 when malformed).
+pub fn normalize_email(raw: &str) -> ApiResult<String> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.chars().count() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && match email.rsplit_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !local.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains("..")
+            }
+            None => false,
+        };
+    if valid {
+        Ok(email)
+    } else {
+        Err(ApiError::invalid(ErrorCode::VALIDATION_001, "email", "Not a valid email address"))
+    }
+}
+
+impl AuthService {
+    pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher, keys: TokenKeys) -> Self {
+        AuthService { store, hasher, keys }
+    }
+
+    /// Creates an account (VALIDATION_001/002/003/005).
+    pub async fn register(&self, email: &str, password: String, name: Option<String>) -> ApiResult<User> {
+        let email = normalize_email(email)?;
+        check_strength("password", &password)?;
+        let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+        if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
+            return Err(ApiError::invalid(ErrorCode::VALIDATION_005, "name", "name is longer than 100 characters"));
+        }
+        let hash = self.hasher.hash(password).await?;
+        let at = now();
+        let user = UserRecord {
+            id: Uuid::now_v7(),
+            email,
+            name,
+            password_hash: hash,
+            is_active: true,
+            last_login_at: None,
+            created_at: at,
+            updated_at: at,
+        };
+        match self.store.create_user(&user).await {
+            Ok(()) => Ok(user.into()),
+            Err(StoreError::UniqueViolation) => Err(ApiError::EmailTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks credentials and opens a new session (AUTH_001 on any mismatch).
+    pub async fn login(&self, email: &str, password: String) -> ApiResult<TokenPair> {
+        let email = normalize_email(email)?;
+        self.login_normalized(&email, password).await
+    }
+
+    /// The OAuth2 password grant: like login, but a malformed username is just bad credentials.
+    pub async fn password_grant(&self, grant_type: &str, username: &str, password: String) -> ApiResult<TokenPair> {
+        if grant_type != "password" {
+            return Err(ApiError::invalid(
+                ErrorCode::VALIDATION_006,
+                "grant_type",
+                "grant_type must be `password`",
+            ));
+        }
+        match normalize_email(username) {
+            Ok(email) => self.login_normalized(&email, password).await,
+            Err(_) => {
+                self.hasher.verify_dummy(password).await?;
+                Err(ApiError::InvalidCredentials)
+            }
+        }
+    }
+
+    async fn login_normalized(&self, email: &str, password: String) -> ApiResult<TokenPair> {
+        let Some(user) = self.store.user_by_email(email).await? else {
+            self.hasher.verify_dummy(password).await?;
+            tracing::info!(event = "login", outcome = "failure", "login failed");
+            return Err(ApiError::InvalidCredentials);
+        };
+        if !self.hasher.verify(password, user.password_hash.clone()).await? || !user.is_active {
+            tracing::info!(event = "login", outcome = "failure", user_id = %user.id, "login failed");
+            return Err(ApiError::InvalidCredentials);
+        }
+        let pair = self.open_session(&user).await?;
+        self.store.touch_last_login(user.id, now()).await?;
+        tracing::info!(event = "login", outcome = "success", user_id = %user.id, "login succeeded");
+        Ok(pair)
+    }
+
+    async fn open_session(&self, user: &UserRecord) -> ApiResult<TokenPair> {
+        let sid = Uuid::now_v7();
+        let (access, refresh) = self.issue_pair(user.id, &user.email, sid)?;
+        let session = NewSession {
+            id: sid,
+            user_id: user.id,
+            refresh_jti: refresh.claims.jti,
+            expires_at: refresh.claims.expires_at(),
+        };
+        self.store.create_session(&session, now()).await?;
+        Ok(self.pair(access.token, refresh.token))
+    }
+
+    fn issue_pair(
+        &self,
+        user_id: Uuid,
+        email: &str,
+        sid: Uuid,
+    ) -> ApiResult<(super::tokens::Issued, super::tokens::Issued)> {
+        Ok((
+            self.keys.issue(TokenKind::Access, user_id, email, sid)?,
+            self.keys.issue(TokenKind::Refresh, user_id, email, sid)?,
+        ))
+    }
+
+    fn pair(&self, access_token: String, refresh_token: String) -> TokenPair {
+        TokenPair {
+            access_token,
+            refresh_token,
+            token_type: TokenType::Bearer,
+            expires_in: self.keys.access_ttl.num_seconds(),
+        }
+    }
+
+    /// Rotates a refresh token; a replayed one revokes its whole session (AUTH_004).
+    pub async fn refresh(&self, refresh_token: &str) -> ApiResult<TokenPair> {
+        let claims = self.keys.decode(refresh_token, TokenKind::Refresh)?;
+        let Some(user) = self.store.user_by_id(claims.sub).await? else {
+            return Err(ApiError::UserGone);
+        };
+        if !user.is_active {
+            return Err(ApiError::UserGone);
+        }
+        let (access, refresh) = self.issue_pair(user.id, &user.email, claims.sid)?;
+        let outcome = self
+            .store
+            .rotate_refresh(
+                claims.sid,
+                user.id,
+                claims.jti,
+                refresh.claims.jti,
+                refresh.claims.expires_at(),
+                now(),
+            )
+            .await?;
+        match outcome {
+            Rotation::Rotated => {
+                tracing::info!(event = "refresh", outcome = "success", user_id = %user.id, "token refreshed");
+                Ok(self.pair(access.token, refresh.token))
+            }
+            Rotation::ReuseDetected => {
+                tracing::warn!(event = "refresh_reuse", outcome = "revoked", user_id = %user.id, "refresh token reuse detected; session revoked");
+                Err(ApiError::TokenRevoked)
+            }
+            Rotation::Revoked => Err(ApiError::TokenRevoked),
+        }
+    }
+
+    /// Verifies an access token for a request: signature, type, expiry, revocation, user.
+    pub async fn authenticate(&self, token: &str) -> ApiResult<CurrentUser> {
+        let claims = self.keys.decode(token, TokenKind::Access)?;
+        match self.store.token_status(claims.sub, claims.sid, claims.jti).await? {
+            None => Err(ApiError::UserGone),
+            Some(s) if !s.is_active => Err(ApiError::UserGone),
+            Some(s) if s.revoked > 0 || s.active_sessions == 0 => Err(ApiError::TokenRevoked),
+            Some(_) => Ok(CurrentUser { id: claims.sub, claims }),
+        }
+    }
+
+    /// Revokes the caller's access token and session, and the session of `refresh_token`
+    /// when it is a valid refresh token of the same user.
+    pub async fn logout(&self, user: &CurrentUser, refresh_token: Option<&str>) -> ApiResult<()> {
+        let at = now();
+        let c = &user.claims;
+        self.store.logout(c.sid, user.id, c.jti, c.expires_at(), at).await?;
+        if let Some(other) = refresh_token
+            .and_then(|t| self.keys.decode(t, TokenKind::Refresh).ok())
+            .filter(|r| r.sub == user.id && r.sid != c.sid)
+        {
+            self.store.logout(other.sid, user.id, c.jti, c.expires_at(), at).await?;
+        }
+        tracing::info!(event = "logout", outcome = "success", user_id = %user.id, "logged out");
+        Ok(())
+    }
+
+    /// Changes the password and revokes every session of the user.
+    pub async fn change_password(&self, user: &CurrentUser, current: String, new: String) -> ApiResult<()> {
+        let record = self.store.user_by_id(user.id).await?.ok_or(ApiError::UserGone)?;
+        if !self.hasher.verify(current.clone(), record.password_hash).await? {
+            return Err(ApiError::invalid(
+                ErrorCode::VALIDATION_007,
+                "current_password",
+                "Current password is incorrect",
+            ));
+        }
+        if new == current {
+            return Err(ApiError::invalid(
+                ErrorCode::VALIDATION_008,
+                "new_password",
+                "New password must differ from the current one",
+            ));
+        }
+        check_strength("new_password", &new)?;
+        let hash = self.hasher.hash(new).await?;
+        self.store.change_password(user.id, &hash, now()).await?;
+        tracing::info!(event = "password_change", outcome = "success", user_id = %user.id, "password changed; sessions revoked");
+        Ok(())
+    }
+
+    /// The caller's profile.
+    pub async fn me(&self, user: &CurrentUser) -> ApiResult<User> {
+        let record = self.store.user_by_id(user.id).await?.ok_or(ApiError::UserGone)?;
+        Ok(record.into())
+    }
+}

@@ -1,0 +1,189 @@
+//! The outermost request wrapper: request ids, body limit, auth rate limit, and the
+//! rendering of every error (handler or framework) in the documented format.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use poem::http::{header, HeaderValue, Method, StatusCode};
+use poem::{Endpoint, IntoResponse, Request, Response};
+use poem_openapi::error::{AuthorizationError, ParseParamError, ParseRequestPayloadError};
+
+use super::body::serde_error;
+use super::rate_limit::{AuthRateLimiter, LIMITED_PATHS};
+use crate::error::{ApiError, ErrorCode};
+
+/// Largest request body read, in bytes (1 MiB).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The request's id (echoed `X-Request-ID` or a new UUID), stored in request extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Query and path parameters whose values are enums (VALIDATION_006 when invalid).
+const ENUM_PARAMS: &[&str] = &["sort_by", "sort_order", "priority"];
+
+/// The route templates of the spec and their methods, for `Allow` and route labels.
+pub struct RouteTable {
+    routes: Vec<(Vec<String>, String, String)>,
+}
+
+impl RouteTable {
+    /// Builds the table from the emitted OpenAPI document (JSON).
+    pub fn from_spec(spec_json: &str) -> Self {
+        let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
+        let mut routes = Vec::new();
+        if let Some(paths) = spec["paths"].as_object() {
+            for (template, ops) in paths {
+                let mut methods: Vec<String> = ops
+                    .as_object()
+                    .map(|o| o.keys().map(|m| m.to_ascii_uppercase()).collect())
+                    .unwrap_or_default();
+                if methods.iter().any(|m| m == "GET") {
+                    methods.push("HEAD".into());
+                }
+                let segments = template.split('/').map(str::to_owned).collect();
+                routes.push((segments, template.clone(), methods.join(", ")));
+            }
+        }
+        RouteTable { routes }
+    }
+
+    fn find(&self, path: &str) -> Option<&(Vec<String>, String, String)> {
+        let parts: Vec<&str> = path.split('/').collect();
+        self.routes.iter().find(|(segs, _, _)| {
+            segs.len() == parts.len()
+                && segs.iter().zip(&parts).all(|(s, p)| s == p || (s.starts_with('{') && !p.is_empty()))
+        })
+    }
+
+    /// The methods allowed on `path`, as an `Allow` header value.
+    pub fn allow(&self, path: &str) -> Option<&str> {
+        self.find(path).map(|(_, _, allow)| allow.as_str())
+    }
+
+    /// The route template matching `path` (e.g. `/api/v1/todos/{id}`).
+    pub fn template(&self, path: &str) -> Option<&str> {
+        self.find(path).map(|(_, t, _)| t.as_str())
+    }
+}
+
+/// Shared parts the wrapper needs.
+pub struct HttpContext {
+    pub routes: RouteTable,
+    pub limiter: AuthRateLimiter,
+}
+
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=128).contains(&v.len())
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Reads the body up to the limit so oversized ones are refused without being read whole.
+async fn enforce_body_limit(req: &mut Request) -> Result<(), ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > MAX_BODY_BYTES as u64 => Err(ApiError::PayloadTooLarge),
+        Some(_) => Ok(()),
+        None => {
+            let bytes = req
+                .take_body()
+                .into_bytes_limit(MAX_BODY_BYTES)
+                .await
+                .map_err(|_| ApiError::PayloadTooLarge)?;
+            req.set_body(bytes);
+            Ok(())
+        }
+    }
+}
+
+/// Turns any error that reached the top into the catalog error it stands for.
+fn classify(err: poem::Error, routes: &RouteTable, path: &str) -> ApiError {
+    if err.is::<ApiError>() {
+        return err.downcast::<ApiError>().unwrap_or_else(ApiError::internal_poem);
+    }
+    if let Some(p) = err.downcast_ref::<ParseParamError>() {
+        let code = if p.reason.contains("expects an input value") {
+            ErrorCode::VALIDATION_004
+        } else if ENUM_PARAMS.contains(&p.name) {
+            ErrorCode::VALIDATION_006
+        } else {
+            ErrorCode::VALIDATION_009
+        };
+        return ApiError::invalid(code, p.name, format!("Invalid parameter `{}`", p.name));
+    }
+    if let Some(p) = err.downcast_ref::<ParseRequestPayloadError>() {
+        return match serde_error(".".into(), &p.reason) {
+            e @ ApiError::Validation { code: ErrorCode::VALIDATION_004, .. } => e,
+            _ => ApiError::invalid(ErrorCode::VALIDATION_004, "body", "Body is not valid JSON of the documented schema"),
+        };
+    }
+    if err.is::<AuthorizationError>() {
+        return ApiError::InvalidToken;
+    }
+    match err.status() {
+        StatusCode::NOT_FOUND => ApiError::RouteNotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed {
+            allow: routes.allow(path).unwrap_or("").to_owned(),
+        },
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        s if s.is_client_error() => {
+            ApiError::invalid(ErrorCode::VALIDATION_004, "body", "The request could not be understood")
+        }
+        _ => ApiError::internal_poem(err),
+    }
+}
+
+impl ApiError {
+    fn internal_poem(err: poem::Error) -> Self {
+        ApiError::internal(anyhow::anyhow!("{err}"))
+    }
+}
+
+/// Wraps the whole application: every response gets `X-Request-ID`, every error the
+/// documented body, and a log line is written per request.
+pub async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, ctx: Arc<HttpContext>) -> poem::Result<Response> {
+    let started = Instant::now();
+    let id = request_id(&req);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+
+    let mut pre = enforce_body_limit(&mut req).await;
+    if pre.is_ok() && method == Method::POST && LIMITED_PATHS.contains(&path.as_str()) {
+        if let Some(ip) = req.remote_addr().as_socket_addr().map(|a| a.ip()) {
+            pre = ctx.limiter.check(ip);
+        }
+    }
+    let mut resp = match pre {
+        Err(e) => e.to_response(&id),
+        Ok(()) => match ep.call(req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => classify(e, &ctx.routes, &path).to_response(&id),
+        },
+    };
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    let route = ctx.routes.template(&path).unwrap_or("unmatched");
+    tracing::info!(
+        request_id = %id,
+        method = %method,
+        route,
+        status = resp.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    Ok(resp)
+}

@@ -1,0 +1,6 @@
+//! HTTP plumbing shared by all operations: bodies, error responses, middleware.
+
+pub mod body;
+pub mod middleware;
+pub mod rate_limit;
+pub mod responses;

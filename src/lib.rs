@@ -1,0 +1,13 @@
+//! todo-api: an OpenAPI-first Todo service with JWT authentication on PostgreSQL or SQLite.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod openapi;
+pub mod ops;
+pub mod store;
+pub mod tags;
+pub mod telemetry;
+pub mod todos;

@@ -1,0 +1,3 @@
+//! Operations endpoints: health checks.
+
+pub mod api;

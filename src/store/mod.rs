@@ -1,0 +1,407 @@
+//! Storage: one trait per resource, implemented for PostgreSQL and SQLite pools.
+//!
+//! The SQL is portable (both dialects accept it) and lives once, in `sql.rs`; it is
+//! compiled for each backend with its native types (uuid/timestamptz on Postgres,
+//! BLOB/TEXT on SQLite).
+
+mod sql;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use uuid::Uuid;
+
+/// Failures of the storage layer; the services turn them into API errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint rejected the write.
+    #[error("unique constraint violated")]
+    UniqueViolation,
+    /// The database cannot be reached (connection refused, pool timeout, I/O).
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else (a bug or a corrupt row).
+    #[error("database error: {0}")]
+    Other(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::UniqueViolation,
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
+            _ => StoreError::Other(e),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A user as stored, including the password hash (never leaves the service layer).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+    pub password_hash: String,
+    pub is_active: bool,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What an access-token check needs to know, read in one round trip.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenStatus {
+    pub is_active: bool,
+    /// 1 when the token's session exists and is not revoked.
+    pub active_sessions: i64,
+    /// 1 when the token's jti is on the revocation list.
+    pub revoked: i64,
+}
+
+/// A new login session: the family of refresh tokens of one login.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub refresh_jti: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Outcome of presenting a refresh token for rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current; the session now expects the new jti.
+    Rotated,
+    /// The token had already been rotated: the whole session is now revoked.
+    ReuseDetected,
+    /// The session is unknown, expired or already revoked.
+    Revoked,
+}
+
+/// A todo row (tags are loaded separately, for a whole page at once).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TodoRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub is_completed: bool,
+    pub priority: i32,
+    pub due_date: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A tag row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TagRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub color: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A tag attached to a todo, as loaded for a page of todos.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TodoTagRecord {
+    pub todo_id: Uuid,
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub color: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Column a todo list is ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TodoOrder {
+    CreatedAt,
+    UpdatedAt,
+    CompletedAt,
+    Title,
+    DueDate,
+    Priority,
+}
+
+/// Filters, order and page of a todo list query (already validated).
+#[derive(Debug, Clone)]
+pub struct TodoQuery {
+    pub user_id: Uuid,
+    pub is_completed: Option<bool>,
+    pub priority: Option<i32>,
+    /// Lower-cased tag name.
+    pub tag_key: Option<String>,
+    /// Lower-cased search text.
+    pub search: Option<String>,
+    pub due_before: Option<DateTime<Utc>>,
+    pub due_after: Option<DateTime<Utc>>,
+    pub order: TodoOrder,
+    pub descending: bool,
+    pub skip: i64,
+    pub limit: i64,
+}
+
+/// A tag name as a todo refers to it: trimmed, with its lower-cased key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagName {
+    pub name: String,
+    pub key: String,
+}
+
+/// Fields written on todo insert/update; the derived search columns are computed here.
+#[derive(Debug, Clone)]
+pub struct TodoWrite {
+    pub title: String,
+    pub description: Option<String>,
+    pub is_completed: bool,
+    pub priority: i32,
+    pub due_date: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl TodoWrite {
+    fn title_key(&self) -> String {
+        self.title.to_lowercase()
+    }
+    fn search_text(&self) -> String {
+        let mut s = self.title.to_lowercase();
+        if let Some(d) = &self.description {
+            s.push('\n');
+            s.push_str(&d.to_lowercase());
+        }
+        s
+    }
+}
+
+/// Users and their credentials.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>>;
+    async fn touch_last_login(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Sets a new hash and revokes every session of the user, atomically.
+    async fn change_password(&self, id: Uuid, hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// Login sessions, refresh-token rotation and access-token revocation.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, s: &NewSession, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn rotate_refresh(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+        presented_jti: Uuid,
+        next_jti: Uuid,
+        expires_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Rotation>;
+    /// Revokes the session and puts the access token's jti on the list until `access_exp`.
+    async fn logout(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+        access_jti: Uuid,
+        access_exp: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// `None` when the user no longer exists.
+    async fn token_status(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        jti: Uuid,
+    ) -> StoreResult<Option<TokenStatus>>;
+    /// Deletes revocations and sessions that can no longer matter; returns rows removed.
+    async fn purge_expired(&self, now: DateTime<Utc>, session_cutoff: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// Todos of all users (the service scopes every call to one).
+#[async_trait]
+pub trait TodoStore: Send + Sync {
+    async fn insert_todo(
+        &self,
+        id: Uuid,
+        user_id: Uuid,
+        todo: &TodoWrite,
+        tags: &[TagName],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn todo_by_id(&self, id: Uuid) -> StoreResult<Option<TodoRecord>>;
+    /// Writes `todo` if the stored version is still `expected_version`; replaces the
+    /// tags when given. Returns false (and changes nothing) on a version mismatch.
+    async fn update_todo(
+        &self,
+        id: Uuid,
+        user_id: Uuid,
+        expected_version: i64,
+        todo: &TodoWrite,
+        tags: Option<&[TagName]>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Deletes the todo, if `expected_version` (when given) still matches.
+    async fn delete_todo(&self, id: Uuid, user_id: Uuid, expected_version: Option<i64>) -> StoreResult<bool>;
+    /// One page of todos and the total number matching the filters.
+    async fn list_todos(&self, q: &TodoQuery) -> StoreResult<(Vec<TodoRecord>, i64)>;
+    /// The tags of all the given todos, in one query, sorted by name.
+    async fn tags_of_todos(&self, todo_ids: &[Uuid]) -> StoreResult<Vec<TodoTagRecord>>;
+}
+
+/// Tags of all users (the service scopes every call to one).
+#[async_trait]
+pub trait TagStore: Send + Sync {
+    async fn insert_tag(&self, tag: &TagRecord, key: &str) -> StoreResult<()>;
+    async fn tag_by_id(&self, id: Uuid) -> StoreResult<Option<TagRecord>>;
+    async fn list_tags(&self, user_id: Uuid, skip: i64, limit: i64) -> StoreResult<(Vec<TagRecord>, i64)>;
+    async fn update_tag(&self, tag: &TagRecord, key: &str) -> StoreResult<()>;
+    async fn delete_tag(&self, id: Uuid, user_id: Uuid) -> StoreResult<bool>;
+}
+
+/// The whole storage interface, as the services see it.
+#[async_trait]
+pub trait Store: UserStore + SessionStore + TodoStore + TagStore {
+    /// One round trip to the database (readiness check).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Which backend this is (`postgres` or `sqlite`).
+    fn backend(&self) -> Backend;
+}
+
+/// The database backends the service runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// Picks the backend from the URL scheme.
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else {
+            anyhow::bail!("DATABASE_URL must start with postgres://, postgresql:// or sqlite:")
+        }
+    }
+
+    /// The embedded migrations of this backend.
+    pub fn migrator(self) -> &'static Migrator {
+        static PG: Migrator = sqlx::migrate!("./migrations/postgres");
+        static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+        match self {
+            Backend::Postgres => &PG,
+            Backend::Sqlite => &SQLITE,
+        }
+    }
+}
+
+/// An open connection pool of either backend.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Postgres(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+impl Pool {
+    /// Connects lazily-checked pools with timeouts; SQLite runs in WAL mode.
+    pub async fn connect(url: &str, size: u32) -> anyhow::Result<Self> {
+        use std::str::FromStr;
+        use std::time::Duration;
+        let acquire = Duration::from_secs(3);
+        Ok(match Backend::from_url(url)? {
+            Backend::Postgres => {
+                let opts = sqlx::postgres::PgConnectOptions::from_str(url)?;
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(size)
+                    .acquire_timeout(acquire)
+                    .connect_with(opts)
+                    .await?;
+                Pool::Postgres(pool)
+            }
+            Backend::Sqlite => {
+                let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5));
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(size.min(8))
+                    .acquire_timeout(acquire)
+                    .connect_with(opts)
+                    .await?;
+                Pool::Sqlite(pool)
+            }
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Pool::Postgres(_) => Backend::Postgres,
+            Pool::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate_up(&self) -> anyhow::Result<()> {
+        let m = self.backend().migrator();
+        match self {
+            Pool::Postgres(p) => m.run(p).await?,
+            Pool::Sqlite(p) => m.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Reverts the newest `steps` applied migrations.
+    pub async fn migrate_down(&self, steps: usize) -> anyhow::Result<()> {
+        let applied = self.applied_versions().await?;
+        let target = if steps >= applied.len() {
+            0
+        } else {
+            applied[applied.len() - steps - 1]
+        };
+        let m = self.backend().migrator();
+        match self {
+            Pool::Postgres(p) => m.undo(p, target).await?,
+            Pool::Sqlite(p) => m.undo(p, target).await?,
+        }
+        Ok(())
+    }
+
+    /// Versions of the applied migrations, oldest first.
+    pub async fn applied_versions(&self) -> anyhow::Result<Vec<i64>> {
+        const SQL: &str = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+        let rows = match self {
+            Pool::Postgres(p) => sqlx::query_scalar(SQL).fetch_all(p).await,
+            Pool::Sqlite(p) => sqlx::query_scalar(SQL).fetch_all(p).await,
+        };
+        match rows {
+            Ok(v) => Ok(v),
+            // No bookkeeping table yet: nothing applied.
+            Err(sqlx::Error::Database(_)) => Ok(vec![]),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The storage interface over this pool.
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Pool::Postgres(p) => Arc::new(p.clone()),
+            Pool::Sqlite(p) => Arc::new(p.clone()),
+        }
+    }
+}

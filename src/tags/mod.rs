@@ -1,0 +1,5 @@
+//! tags
+
+pub mod api;
+pub mod model;
+pub mod service;

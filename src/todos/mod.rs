@@ -1,0 +1,5 @@
+//! todos
+
+pub mod api;
+pub mod model;
+pub mod service;
