@@ -14,10 +14,11 @@ pub struct User {
     pub id: Uuid,
     #[oai(validator(max_length = 254))]
     pub email: String,
-    #[oai(validator(max_length = 100))]
+    #[oai(nullable, validator(max_length = 100))]
     pub name: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub last_login_at: Option<DateTime<Utc>>,
 }
 
@@ -61,7 +62,6 @@ pub struct Message {
 #[derive(Debug, Deserialize, Object)]
 #[oai(example)]
 pub struct RegisterRequest {
-    #[oai(validator(max_length = 254))]
     pub email: EmailString,
     /// 8 to 128 characters with an upper-case and a lower-case letter, a digit and a special character.
     #[oai(validator(min_length = 8, max_length = 128))]
@@ -84,9 +84,7 @@ impl poem_openapi::types::Example for RegisterRequest {
 /// Credentials for a JSON login.
 #[derive(Debug, Deserialize, Object)]
 pub struct LoginRequest {
-    #[oai(validator(max_length = 254))]
     pub email: EmailString,
-    #[oai(validator(min_length = 1, max_length = 1024))]
     pub password: PasswordString,
 }
 
@@ -121,7 +119,6 @@ pub struct LogoutRequest {
 /// A password change.
 #[derive(Debug, Deserialize, Object)]
 pub struct ChangePasswordRequest {
-    #[oai(validator(min_length = 1, max_length = 1024))]
     pub current_password: PasswordString,
     /// Same policy as registration; must differ from the current password.
     #[oai(validator(min_length = 8, max_length = 128))]

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use poem::{Request, RequestBody};
-use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry};
+use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, ParseResult, Type};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde::de::DeserializeOwned;
@@ -99,15 +99,6 @@ pub fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
     Some(&rest[..rest.find(end)?])
 }
 
-/// Deserializes a field that distinguishes absent (`None`) from `null` (`Some(None)`).
-pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    serde::Deserialize::deserialize(d).map(Some)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,60 +137,81 @@ mod tests {
     }
 }
 
-/// A string schema `format` for [`Formatted`].
-pub trait StringFormat: Send + Sync + 'static {
-    const FORMAT: &'static str;
+/// The schema of a [`SchemaString`].
+pub trait StringSchema: Send + Sync + 'static {
+    /// Unique name (used by poem-openapi to tell types apart).
+    const NAME: &'static str;
+    fn schema() -> MetaSchema;
 }
 
 /// `format: email`.
 pub struct EmailFormat;
-impl StringFormat for EmailFormat {
-    const FORMAT: &'static str = "email";
+impl StringSchema for EmailFormat {
+    const NAME: &'static str = "string_email";
+    fn schema() -> MetaSchema {
+        MetaSchema { max_length: Some(254), ..MetaSchema::new_with_format("string", "email") }
+    }
 }
 
 /// `format: password` (Swagger UI masks it).
 pub struct PasswordFormat;
-impl StringFormat for PasswordFormat {
-    const FORMAT: &'static str = "password";
+impl StringSchema for PasswordFormat {
+    const NAME: &'static str = "string_password";
+    fn schema() -> MetaSchema {
+        MetaSchema { max_length: Some(1024), ..MetaSchema::new_with_format("string", "password") }
+    }
 }
 
-/// A string with a schema `format`, deserialized strictly by serde. Its `Debug` never
-/// shows the value, so passwords cannot leak through logs.
+/// A tag name: 1 to 50 characters, not blank.
+pub struct TagNameSchema;
+impl StringSchema for TagNameSchema {
+    const NAME: &'static str = "string_tag_name";
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            min_length: Some(1),
+            max_length: Some(50),
+            pattern: Some(r"\S".into()),
+            ..MetaSchema::new("string")
+        }
+    }
+}
+
+/// A string deserialized strictly by serde, documented with the schema `S`. Its
+/// `Debug` never shows the value, so passwords cannot leak through logs.
 #[derive(serde::Deserialize)]
 #[serde(transparent)]
-pub struct Formatted<F>(pub String, #[serde(skip)] std::marker::PhantomData<F>);
+pub struct SchemaString<S>(pub String, #[serde(skip)] std::marker::PhantomData<S>);
 
 /// An email address in a request body.
-pub type EmailString = Formatted<EmailFormat>;
+pub type EmailString = SchemaString<EmailFormat>;
 /// A password in a request body.
-pub type PasswordString = Formatted<PasswordFormat>;
+pub type PasswordString = SchemaString<PasswordFormat>;
+/// A tag name in a request body.
+pub type TagNameString = SchemaString<TagNameSchema>;
 
-impl<F> Formatted<F> {
+impl<S> SchemaString<S> {
     pub fn new(s: impl Into<String>) -> Self {
-        Formatted(s.into(), std::marker::PhantomData)
+        SchemaString(s.into(), std::marker::PhantomData)
     }
 }
 
-impl<F> std::fmt::Debug for Formatted<F> {
+impl<S> std::fmt::Debug for SchemaString<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Formatted(..)")
+        f.write_str("SchemaString(..)")
     }
 }
 
-impl<F: StringFormat> Type for Formatted<F> {
+impl<S: StringSchema> Type for SchemaString<S> {
     const IS_REQUIRED: bool = true;
     type RawValueType = String;
     type RawElementValueType = String;
 
     fn name() -> Cow<'static, str> {
-        format!("string_{}", F::FORMAT).into()
+        S::NAME.into()
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(poem_openapi::registry::MetaSchema::new_with_format(
-            "string",
-            F::FORMAT,
-        )))
+        MetaSchemaRef::Inline(Box::new(S::schema()))
     }
 
     fn as_raw_value(&self) -> Option<&String> {
@@ -211,10 +223,10 @@ impl<F: StringFormat> Type for Formatted<F> {
     }
 }
 
-impl<F: StringFormat> ParseFromJSON for Formatted<F> {
+impl<S: StringSchema> ParseFromJSON for SchemaString<S> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value {
-            Some(Value::String(s)) => Ok(Formatted::new(s)),
+            Some(Value::String(s)) => Ok(SchemaString::new(s)),
             other => Err(poem_openapi::types::ParseError::expected_type(
                 other.unwrap_or_default(),
             )),
@@ -222,7 +234,7 @@ impl<F: StringFormat> ParseFromJSON for Formatted<F> {
     }
 }
 
-impl<F: StringFormat> poem_openapi::types::ToJSON for Formatted<F> {
+impl<S: StringSchema> poem_openapi::types::ToJSON for SchemaString<S> {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.0.clone()))
     }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use poem::http::{header, HeaderValue, Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Request, Response};
-use poem_openapi::error::{AuthorizationError, ParseParamError, ParseRequestPayloadError};
+use poem_openapi::error::{AuthorizationError, ParseParamError, ParsePathError, ParseRequestPayloadError};
 
 use super::body::serde_error;
 use super::rate_limit::{AuthRateLimiter, LIMITED_PATHS};
@@ -112,15 +112,20 @@ fn classify(err: poem::Error, routes: &RouteTable, path: &str) -> ApiError {
     if err.is::<ApiError>() {
         return err.downcast::<ApiError>().unwrap_or_else(ApiError::internal_poem);
     }
-    if let Some(p) = err.downcast_ref::<ParseParamError>() {
-        let code = if p.reason.contains("expects an input value") {
+    let param = match (err.downcast_ref::<ParseParamError>(), err.downcast_ref::<ParsePathError>()) {
+        (Some(p), _) => Some((p.name, p.reason.as_str())),
+        (_, Some(p)) => Some((p.name, p.reason.as_str())),
+        _ => None,
+    };
+    if let Some((name, reason)) = param {
+        let code = if reason.contains("expects an input value") {
             ErrorCode::VALIDATION_004
-        } else if ENUM_PARAMS.contains(&p.name) {
+        } else if ENUM_PARAMS.contains(&name) {
             ErrorCode::VALIDATION_006
         } else {
             ErrorCode::VALIDATION_009
         };
-        return ApiError::invalid(code, p.name, format!("Invalid parameter `{}`", p.name));
+        return ApiError::invalid(code, name, format!("Invalid parameter `{name}`"));
     }
     if let Some(p) = err.downcast_ref::<ParseRequestPayloadError>() {
         return match serde_error(".".into(), &p.reason) {

@@ -1,0 +1,64 @@
+//! Tag bodies.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::Object;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::store::{TagRecord, TodoTagRecord};
+
+/// A label of the user's, attachable to todos.
+#[derive(Debug, Clone, Object)]
+pub struct Tag {
+    pub id: Uuid,
+    pub name: String,
+    /// `#RRGGBB`, or null when unset.
+    #[oai(nullable)]
+    pub color: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<TagRecord> for Tag {
+    fn from(t: TagRecord) -> Self {
+        Tag { id: t.id, name: t.name, color: t.color, created_at: t.created_at, updated_at: t.updated_at }
+    }
+}
+
+impl From<TodoTagRecord> for Tag {
+    fn from(t: TodoTagRecord) -> Self {
+        Tag { id: t.id, name: t.name, color: t.color, created_at: t.created_at, updated_at: t.updated_at }
+    }
+}
+
+/// A new tag. Names are trimmed and unique per user, ignoring case.
+#[derive(Debug, Deserialize, Object)]
+pub struct NewTag {
+    #[oai(validator(min_length = 1, max_length = 50, pattern = r"\S"))]
+    pub name: String,
+    #[oai(nullable, validator(pattern = "^#[0-9A-Fa-f]{6}$"))]
+    #[serde(default)]
+    pub color: Option<String>,
+}
+
+/// Changes to a tag: absent fields stay; `color: null` clears the color.
+#[derive(Debug, Deserialize, Object)]
+pub struct TagPatch {
+    #[oai(validator(min_length = 1, max_length = 50, pattern = r"\S"))]
+    #[serde(default)]
+    pub name: MaybeUndefined<String>,
+    #[oai(validator(pattern = "^#[0-9A-Fa-f]{6}$"))]
+    #[serde(default)]
+    pub color: MaybeUndefined<String>,
+}
+
+/// One page of tags, sorted by name.
+#[derive(Debug, Clone, Object)]
+pub struct TagPage {
+    pub items: Vec<Tag>,
+    pub total: i64,
+    pub skip: i64,
+    pub limit: i64,
+    pub has_more: bool,
+}

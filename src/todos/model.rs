@@ -1,0 +1,167 @@
+//! Todo bodies, list parameters and their enums.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{Enum, Object};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::http::body::TagNameString;
+use crate::store::TodoOrder;
+use crate::tags::model::Tag;
+
+/// How urgent a todo is; sorts low < medium < high.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Enum, Deserialize)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    #[default]
+    Medium,
+    High,
+}
+
+impl Priority {
+    /// The stored rank (1..=3), which is also the sort order.
+    pub fn rank(self) -> i32 {
+        match self {
+            Priority::Low => 1,
+            Priority::Medium => 2,
+            Priority::High => 3,
+        }
+    }
+
+    pub fn from_rank(rank: i32) -> Self {
+        match rank {
+            1 => Priority::Low,
+            3 => Priority::High,
+            _ => Priority::Medium,
+        }
+    }
+}
+
+/// Field a todo list is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum SortBy {
+    CreatedAt,
+    UpdatedAt,
+    CompletedAt,
+    Title,
+    DueDate,
+    Priority,
+}
+
+impl From<SortBy> for TodoOrder {
+    fn from(s: SortBy) -> Self {
+        match s {
+            SortBy::CreatedAt => TodoOrder::CreatedAt,
+            SortBy::UpdatedAt => TodoOrder::UpdatedAt,
+            SortBy::CompletedAt => TodoOrder::CompletedAt,
+            SortBy::Title => TodoOrder::Title,
+            SortBy::DueDate => TodoOrder::DueDate,
+            SortBy::Priority => TodoOrder::Priority,
+        }
+    }
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+/// A todo of the authenticated user.
+#[derive(Debug, Clone, Object)]
+pub struct Todo {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub title: String,
+    #[oai(nullable)]
+    pub description: Option<String>,
+    pub is_completed: bool,
+    pub priority: Priority,
+    #[oai(nullable)]
+    pub due_date: Option<DateTime<Utc>>,
+    /// Sorted by name.
+    pub tags: Vec<Tag>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Set when the todo became completed; null while open.
+    #[oai(nullable)]
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Starts at 1, increments on every change; the ETag is `"<version>"`.
+    pub version: i64,
+}
+
+/// A todo to create, or the full replacement of one (absent fields take their defaults).
+#[derive(Debug, Deserialize, Object)]
+#[oai(example)]
+pub struct TodoInput {
+    /// 1 to 255 characters; surrounding whitespace is trimmed.
+    #[oai(validator(min_length = 1, max_length = 255, pattern = r"\S"))]
+    pub title: String,
+    #[oai(nullable, validator(max_length = 10000))]
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Defaults to `medium`.
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    #[oai(nullable)]
+    #[serde(default)]
+    pub due_date: Option<DateTime<Utc>>,
+    /// Defaults to false.
+    #[serde(default)]
+    pub is_completed: Option<bool>,
+    /// Tag names; unknown ones are created, duplicates (ignoring case) collapse.
+    #[oai(validator(max_items = 50))]
+    #[serde(default)]
+    pub tags: Option<Vec<TagNameString>>,
+}
+
+impl poem_openapi::types::Example for TodoInput {
+    fn example() -> Self {
+        TodoInput {
+            title: "Buy milk".into(),
+            description: Some("Two litres, semi-skimmed".into()),
+            priority: Some(Priority::High),
+            due_date: None,
+            is_completed: Some(false),
+            tags: Some(vec![TagNameString::new("errands")]),
+        }
+    }
+}
+
+/// A partial update: absent fields stay; `null` clears `description` and `due_date`.
+#[derive(Debug, Deserialize, Object)]
+pub struct TodoPatch {
+    #[oai(validator(min_length = 1, max_length = 255, pattern = r"\S"))]
+    #[serde(default)]
+    pub title: MaybeUndefined<String>,
+    #[oai(validator(max_length = 10000))]
+    #[serde(default)]
+    pub description: MaybeUndefined<String>,
+    #[serde(default)]
+    pub priority: MaybeUndefined<Priority>,
+    #[serde(default)]
+    pub due_date: MaybeUndefined<DateTime<Utc>>,
+    #[serde(default)]
+    pub is_completed: MaybeUndefined<bool>,
+    /// Replaces the todo's tags when present.
+    #[oai(validator(max_items = 50))]
+    #[serde(default)]
+    pub tags: MaybeUndefined<Vec<TagNameString>>,
+}
+
+/// One page of todos.
+#[derive(Debug, Clone, Object)]
+pub struct TodoPage {
+    pub items: Vec<Todo>,
+    /// Todos matching the filters, over all pages.
+    pub total: i64,
+    pub skip: i64,
+    pub limit: i64,
+    pub has_more: bool,
+}

@@ -1,4 +1,389 @@
+//! The rules of todos: validation, ownership, completion, versions and If-Match.
+
+use std::collections::HashMap;
 use std::sync::Arc;
-use crate::store::Store;
-pub struct TodoService { store: Arc<dyn Store> }
-impl TodoService { pub fn new(store: Arc<dyn Store>) -> Self { TodoService { store } } }
+
+use chrono::{DateTime, Utc};
+use poem_openapi::types::MaybeUndefined;
+use uuid::Uuid;
+
+use super::model::{Priority, SortBy, SortOrder, Todo, TodoInput, TodoPage, TodoPatch};
+use crate::auth::service::now;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::body::TagNameString;
+use crate::store::{Store, TagName, TodoQuery, TodoRecord, TodoWrite};
+use crate::tags::model::Tag;
+use crate::tags::service::tag_name;
+
+/// Longest title and description, in characters.
+pub const MAX_TITLE: usize = 255;
+pub const MAX_DESCRIPTION: usize = 10_000;
+/// Attempts of a write without If-Match that races other writers.
+const WRITE_ATTEMPTS: usize = 5;
+
+/// A parsed `If-Match` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: any current version.
+    Any,
+    /// The listed versions (strong or weak ETags); unparseable tags match nothing.
+    Versions(Vec<i64>),
+}
+
+impl IfMatch {
+    pub fn parse(header: &str) -> Self {
+        if header.trim() == "*" {
+            return IfMatch::Any;
+        }
+        let versions = header
+            .split(',')
+            .filter_map(|tag| {
+                let tag = tag.trim();
+                let tag = tag.strip_prefix("W/").unwrap_or(tag);
+                tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+            })
+            .collect();
+        IfMatch::Versions(versions)
+    }
+
+    fn matches(&self, version: i64) -> bool {
+        match self {
+            IfMatch::Any => true,
+            IfMatch::Versions(v) => v.contains(&version),
+        }
+    }
+}
+
+/// List parameters as received (validated here).
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub skip: Option<i64>,
+    pub limit: Option<i64>,
+    pub is_completed: Option<bool>,
+    pub priority: Option<Priority>,
+    pub tag: Option<String>,
+    pub q: Option<String>,
+    pub due_before: Option<DateTime<Utc>>,
+    pub due_after: Option<DateTime<Utc>>,
+    pub sort_by: Option<SortBy>,
+    pub sort_order: Option<SortOrder>,
+}
+
+/// Checks `skip` (≥ 0) and `limit` (1..=100, default 20) (VALIDATION_009).
+pub fn page(skip: Option<i64>, limit: Option<i64>) -> ApiResult<(i64, i64)> {
+    let skip = skip.unwrap_or(0);
+    let limit = limit.unwrap_or(20);
+    if skip < 0 {
+        return Err(ApiError::invalid(ErrorCode::VALIDATION_009, "skip", "`skip` must be 0 or more"));
+    }
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid(ErrorCode::VALIDATION_009, "limit", "`limit` must be between 1 and 100"));
+    }
+    Ok((skip, limit))
+}
+
+fn title(raw: &str) -> ApiResult<String> {
+    if raw.chars().count() > MAX_TITLE {
+        return Err(ApiError::invalid(ErrorCode::VALIDATION_005, "title", "`title` is longer than 255 characters"));
+    }
+    let t = raw.trim();
+    if t.is_empty() {
+        return Err(ApiError::invalid(ErrorCode::VALIDATION_004, "title", "`title` must not be blank"));
+    }
+    Ok(t.to_owned())
+}
+
+fn description(raw: Option<String>) -> ApiResult<Option<String>> {
+    if raw.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
+        return Err(ApiError::invalid(
+            ErrorCode::VALIDATION_005,
+            "description",
+            "`description` is longer than 10000 characters",
+        ));
+    }
+    Ok(raw)
+}
+
+/// Trims tag names and collapses duplicates (ignoring case), keeping the first spelling.
+fn tag_names(raw: Vec<TagNameString>) -> ApiResult<Vec<TagName>> {
+    let mut names: Vec<TagName> = Vec::with_capacity(raw.len());
+    for (i, n) in raw.iter().enumerate() {
+        let name = tag_name(&format!("tags[{i}]"), &n.0)?;
+        if !names.iter().any(|x| x.key == name.key) {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// Checks a create/replace body; `completed_at` is left for the caller to set.
+fn validate(input: TodoInput) -> ApiResult<(TodoWrite, Vec<TagName>)> {
+    let write = TodoWrite {
+        title: title(&input.title)?,
+        description: description(input.description)?,
+        is_completed: input.is_completed.unwrap_or(false),
+        priority: input.priority.unwrap_or_default().rank(),
+        due_date: input.due_date.map(truncate_micros),
+        completed_at: None,
+    };
+    Ok((write, tag_names(input.tags.unwrap_or_default())?))
+}
+
+fn not_null<T>(field: &str, v: MaybeUndefined<T>) -> ApiResult<Option<T>> {
+    match v {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Value(v) => Ok(Some(v)),
+        MaybeUndefined::Null => Err(ApiError::invalid(
+            ErrorCode::VALIDATION_004,
+            field,
+            format!("`{field}` cannot be null"),
+        )),
+    }
+}
+
+/// When a todo in state `was` (completed at `since`) becomes `now_completed`.
+fn completed_at(was: bool, since: Option<DateTime<Utc>>, now_completed: bool, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match (was, now_completed) {
+        (_, false) => None,
+        (true, true) => since.or(Some(at)),
+        (false, true) => Some(at),
+    }
+}
+
+fn to_todo(r: TodoRecord, tags: Vec<Tag>) -> Todo {
+    Todo {
+        id: r.id,
+        user_id: r.user_id,
+        title: r.title,
+        description: r.description,
+        is_completed: r.is_completed,
+        priority: Priority::from_rank(r.priority),
+        due_date: r.due_date,
+        tags,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        completed_at: r.completed_at,
+        version: r.version,
+    }
+}
+
+fn current_write(r: &TodoRecord) -> TodoWrite {
+    TodoWrite {
+        title: r.title.clone(),
+        description: r.description.clone(),
+        is_completed: r.is_completed,
+        priority: r.priority,
+        due_date: r.due_date,
+        completed_at: r.completed_at,
+    }
+}
+
+/// A change to apply to the current state of a todo: the fields and, optionally, tags.
+type Change = (TodoWrite, Option<Vec<TagName>>);
+
+/// Todo rules over the store.
+pub struct TodoService {
+    store: Arc<dyn Store>,
+}
+
+impl TodoService {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        TodoService { store }
+    }
+
+    /// Creates a todo; unknown tag names are created for the user.
+    pub async fn create(&self, user_id: Uuid, input: TodoInput) -> ApiResult<Todo> {
+        let (mut write, tags) = validate(input)?;
+        let at = now();
+        write.completed_at = write.is_completed.then_some(at);
+        let id = Uuid::now_v7();
+        self.store.insert_todo(id, user_id, &write, &tags, at).await?;
+        self.get(user_id, id).await
+    }
+
+    /// The todo `id` if the user owns it (404 RESOURCE_001 / 403 AUTHZ_001).
+    async fn owned(&self, user_id: Uuid, id: Uuid) -> ApiResult<TodoRecord> {
+        match self.store.todo_by_id(id).await? {
+            None => Err(ApiError::TodoNotFound),
+            Some(t) if t.user_id != user_id => Err(ApiError::Forbidden),
+            Some(t) => Ok(t),
+        }
+    }
+
+    pub async fn get(&self, user_id: Uuid, id: Uuid) -> ApiResult<Todo> {
+        let record = self.owned(user_id, id).await?;
+        let tags = self.store.tags_of_todos(&[id]).await?;
+        Ok(to_todo(record, tags.into_iter().map(Tag::from).collect()))
+    }
+
+    /// Applies `change` to the current state, honouring If-Match; without If-Match a
+    /// write that loses a race is retried on the new state.
+    async fn write(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        if_match: Option<&IfMatch>,
+        change: impl Fn(&TodoRecord, DateTime<Utc>) -> ApiResult<Change>,
+    ) -> ApiResult<Todo> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let current = self.owned(user_id, id).await?;
+            if if_match.is_some_and(|m| !m.matches(current.version)) {
+                return Err(ApiError::PreconditionFailed);
+            }
+            let at = now();
+            let (write, tags) = change(&current, at)?;
+            if self.store.update_todo(id, user_id, current.version, &write, tags.as_deref(), at).await? {
+                return self.get(user_id, id).await;
+            }
+            if if_match.is_some() {
+                return Err(ApiError::PreconditionFailed);
+            }
+        }
+        Err(ApiError::Unavailable { retry_after_secs: 1 })
+    }
+
+    /// Full replacement (PUT).
+    pub async fn replace(&self, user_id: Uuid, id: Uuid, input: TodoInput, if_match: Option<&IfMatch>) -> ApiResult<Todo> {
+        let (write, tags) = validate(input)?;
+        self.write(user_id, id, if_match, |current, at| {
+            let mut w = write.clone();
+            w.completed_at = completed_at(current.is_completed, current.completed_at, w.is_completed, at);
+            Ok((w, Some(tags.clone())))
+        })
+        .await
+    }
+
+    /// Partial update (PATCH): absent fields stay, `null` clears nullable ones.
+    pub async fn patch(&self, user_id: Uuid, id: Uuid, patch: TodoPatch, if_match: Option<&IfMatch>) -> ApiResult<Todo> {
+        let title_v = not_null("title", patch.title)?.map(|t| title(&t)).transpose()?;
+        let description_v = match patch.description {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(d) => Some(description(Some(d))?),
+        };
+        let priority = not_null("priority", patch.priority)?;
+        let due_date = match patch.due_date {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(d) => Some(Some(truncate_micros(d))),
+        };
+        let done = not_null("is_completed", patch.is_completed)?;
+        let tags = not_null("tags", patch.tags)?.map(tag_names).transpose()?;
+        self.write(user_id, id, if_match, |current, at| {
+            let mut w = current_write(current);
+            if let Some(t) = &title_v {
+                w.title = t.clone();
+            }
+            if let Some(d) = &description_v {
+                w.description = d.clone();
+            }
+            if let Some(p) = priority {
+                w.priority = p.rank();
+            }
+            if let Some(d) = due_date {
+                w.due_date = d;
+            }
+            if let Some(done) = done {
+                w.is_completed = done;
+                w.completed_at = completed_at(current.is_completed, current.completed_at, done, at);
+            }
+            Ok((w, tags.clone()))
+        })
+        .await
+    }
+
+    /// Toggles completion.
+    pub async fn toggle(&self, user_id: Uuid, id: Uuid, if_match: Option<&IfMatch>) -> ApiResult<Todo> {
+        self.write(user_id, id, if_match, |current, at| {
+            let mut w = current_write(current);
+            w.is_completed = !current.is_completed;
+            w.completed_at = completed_at(current.is_completed, current.completed_at, w.is_completed, at);
+            Ok((w, None))
+        })
+        .await
+    }
+
+    /// Deletes a todo, honouring If-Match.
+    pub async fn delete(&self, user_id: Uuid, id: Uuid, if_match: Option<&IfMatch>) -> ApiResult<()> {
+        let current = self.owned(user_id, id).await?;
+        if if_match.is_some_and(|m| !m.matches(current.version)) {
+            return Err(ApiError::PreconditionFailed);
+        }
+        let expected = if_match.map(|_| current.version);
+        if self.store.delete_todo(id, user_id, expected).await? {
+            Ok(())
+        } else if if_match.is_some() {
+            Err(ApiError::PreconditionFailed)
+        } else {
+            Err(ApiError::TodoNotFound)
+        }
+    }
+
+    /// One page of the user's todos with their tags (loaded in one query).
+    pub async fn list(&self, user_id: Uuid, p: ListParams) -> ApiResult<TodoPage> {
+        let (skip, limit) = page(p.skip, p.limit)?;
+        let query = TodoQuery {
+            user_id,
+            is_completed: p.is_completed,
+            priority: p.priority.map(Priority::rank),
+            tag_key: p.tag.map(|t| t.trim().to_lowercase()),
+            search: p.q.filter(|q| !q.is_empty()).map(|q| q.to_lowercase()),
+            due_before: p.due_before,
+            due_after: p.due_after,
+            order: p.sort_by.unwrap_or(SortBy::CreatedAt).into(),
+            descending: p.sort_order.unwrap_or(SortOrder::Desc) == SortOrder::Desc,
+            skip,
+            limit,
+        };
+        let (rows, total) = self.store.list_todos(&query).await?;
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let mut tags: HashMap<Uuid, Vec<Tag>> = HashMap::new();
+        for t in self.store.tags_of_todos(&ids).await? {
+            tags.entry(t.todo_id).or_default().push(t.into());
+        }
+        let has_more = skip + (rows.len() as i64) < total;
+        let items = rows
+            .into_iter()
+            .map(|r| {
+                let t = tags.remove(&r.id).unwrap_or_default();
+                to_todo(r, t)
+            })
+            .collect();
+        Ok(TodoPage { items, total, skip, limit, has_more })
+    }
+}
+
+/// Drops sub-microsecond precision, which PostgreSQL would drop anyway.
+fn truncate_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_parsing() {
+        assert_eq!(IfMatch::parse("*"), IfMatch::Any);
+        assert_eq!(IfMatch::parse(r#""3""#), IfMatch::Versions(vec![3]));
+        assert_eq!(IfMatch::parse(r#"W/"3", "5""#), IfMatch::Versions(vec![3, 5]));
+        assert!(!IfMatch::parse("3").matches(3));
+        assert!(IfMatch::parse(r#""3""#).matches(3));
+    }
+
+    #[test]
+    fn completion_timestamps() {
+        let (t0, t1) = (Utc::now(), Utc::now() + chrono::Duration::seconds(5));
+        assert_eq!(completed_at(false, None, true, t1), Some(t1));
+        assert_eq!(completed_at(true, Some(t0), true, t1), Some(t0));
+        assert_eq!(completed_at(true, Some(t0), false, t1), None);
+    }
+
+    #[test]
+    fn paging_bounds() {
+        assert_eq!(page(None, None).unwrap(), (0, 20));
+        assert!(page(Some(-1), None).is_err());
+        assert!(page(None, Some(0)).is_err());
+        assert!(page(None, Some(101)).is_err());
+    }
+}
