@@ -1,9 +1,12 @@
 //! The one error type of the service, its catalog codes, and the shared `ErrorBody`.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use poem::http::{header, HeaderValue, StatusCode};
 use poem::Response;
+use poem_openapi::types::ToJSON;
 use poem_openapi::{Enum, Object};
+
+use crate::http::timestamp::Timestamp;
 
 /// Every error code of the contract (`shared/API.md`), each with one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
@@ -64,16 +67,15 @@ impl ErrorCode {
 }
 
 /// Machine-readable context of an error; empty for most codes.
-#[derive(Debug, Clone, Default, Object, serde::Serialize)]
+#[derive(Debug, Clone, Default, Object)]
 pub struct ErrorDetails {
     /// The offending body field, query or path parameter (every `VALIDATION_*` code).
     #[oai(skip_serializing_if_is_none)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
 
 /// The body of every 4xx and 5xx response.
-#[derive(Debug, Clone, Object, serde::Serialize)]
+#[derive(Debug, Clone, Object)]
 #[oai(example)]
 pub struct ErrorBody {
     /// Stable code from the error catalog.
@@ -83,7 +85,7 @@ pub struct ErrorBody {
     /// Extra context, e.g. the offending field.
     pub details: ErrorDetails,
     /// When the error happened (RFC 3339, UTC).
-    pub timestamp: DateTime<Utc>,
+    pub timestamp: Timestamp,
     /// The request's `X-Request-ID`.
     pub request_id: String,
 }
@@ -95,8 +97,8 @@ impl poem_openapi::types::Example for ErrorBody {
             message: "Invalid credentials".into(),
             details: ErrorDetails::default(),
             timestamp: DateTime::parse_from_rfc3339("2026-01-12T20:30:00Z")
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or_default(),
+                .map(|t| Timestamp(t.with_timezone(&Utc)))
+                .unwrap_or(Timestamp(DateTime::UNIX_EPOCH)),
             request_id: "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00".into(),
         }
     }
@@ -212,7 +214,7 @@ impl ApiError {
             error_code: self.code(),
             message: self.to_string(),
             details: ErrorDetails { field },
-            timestamp: Utc::now(),
+            timestamp: Timestamp(Utc::now().trunc_subsecs(0)),
             request_id: request_id.to_owned(),
         }
     }
@@ -222,11 +224,7 @@ impl ApiError {
         if let ApiError::Internal(err) = self {
             tracing::error!(request_id, error = %format!("{err:#}"), "internal error");
         }
-        let mut body = serde_json::to_value(self.body(request_id)).unwrap_or_default();
-        // Timestamps in the contract are RFC 3339 with `Z`.
-        body["timestamp"] = Utc::now()
-            .to_rfc3339_opts(SecondsFormat::Secs, true)
-            .into();
+        let body = self.body(request_id).to_json().unwrap_or_default();
         let mut resp = Response::builder()
             .status(self.status())
             .content_type("application/json; charset=utf-8")

@@ -1,9 +1,11 @@
 //! Request and response bodies of the auth operations.
 
-use chrono::{DateTime, Utc};
+
 use poem_openapi::Object;
 use serde::Deserialize;
 use uuid::Uuid;
+
+use crate::http::timestamp::Timestamp;
 
 use crate::http::body::{EmailString, PasswordString};
 use crate::store::UserRecord;
@@ -16,10 +18,10 @@ pub struct User {
     pub email: String,
     #[oai(nullable, validator(max_length = 100))]
     pub name: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     #[oai(nullable)]
-    pub last_login_at: Option<DateTime<Utc>>,
+    pub last_login_at: Option<Timestamp>,
 }
 
 impl From<UserRecord> for User {
@@ -28,9 +30,9 @@ impl From<UserRecord> for User {
             id: u.id,
             email: u.email,
             name: u.name,
-            created_at: u.created_at,
-            updated_at: u.updated_at,
-            last_login_at: u.last_login_at,
+            created_at: u.created_at.into(),
+            updated_at: u.updated_at.into(),
+            last_login_at: u.last_login_at.map(Timestamp),
         }
     }
 }

@@ -4,3 +4,4 @@ pub mod body;
 pub mod middleware;
 pub mod rate_limit;
 pub mod responses;
+pub mod timestamp;

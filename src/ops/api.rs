@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use crate::app::AppState;
+use crate::http::timestamp::Timestamp;
 use crate::openapi::ApiTags;
 
 /// Health operations (no authentication).
@@ -38,7 +39,7 @@ pub struct Health {
     pub checks: HealthChecks,
     /// The service version.
     pub version: String,
-    pub timestamp: DateTime<Utc>,
+    pub timestamp: Timestamp,
 }
 
 /// `alive`.
@@ -78,7 +79,7 @@ impl OpsApi {
             status: if database { HealthStatus::Healthy } else { HealthStatus::Unhealthy },
             checks: HealthChecks { database, token_revocation: database },
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            timestamp: Utc::now(),
+            timestamp: Utc::now().into(),
         };
         if database {
             HealthResponse::Ready(Json(health))

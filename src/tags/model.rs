@@ -1,10 +1,11 @@
 //! Tag bodies.
 
-use chrono::{DateTime, Utc};
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::Object;
 use serde::Deserialize;
 use uuid::Uuid;
+
+use crate::http::timestamp::Timestamp;
 
 use crate::store::{TagRecord, TodoTagRecord};
 
@@ -16,19 +17,19 @@ pub struct Tag {
     /// `#RRGGBB`, or null when unset.
     #[oai(nullable)]
     pub color: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 impl From<TagRecord> for Tag {
     fn from(t: TagRecord) -> Self {
-        Tag { id: t.id, name: t.name, color: t.color, created_at: t.created_at, updated_at: t.updated_at }
+        Tag { id: t.id, name: t.name, color: t.color, created_at: t.created_at.into(), updated_at: t.updated_at.into() }
     }
 }
 
 impl From<TodoTagRecord> for Tag {
     fn from(t: TodoTagRecord) -> Self {
-        Tag { id: t.id, name: t.name, color: t.color, created_at: t.created_at, updated_at: t.updated_at }
+        Tag { id: t.id, name: t.name, color: t.color, created_at: t.created_at.into(), updated_at: t.updated_at.into() }
     }
 }
 

@@ -6,6 +6,8 @@ use poem_openapi::{Enum, Object};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::http::timestamp::Timestamp;
+
 use crate::http::body::TagNameString;
 use crate::store::TodoOrder;
 use crate::tags::model::Tag;
@@ -84,14 +86,14 @@ pub struct Todo {
     pub is_completed: bool,
     pub priority: Priority,
     #[oai(nullable)]
-    pub due_date: Option<DateTime<Utc>>,
+    pub due_date: Option<Timestamp>,
     /// Sorted by name.
     pub tags: Vec<Tag>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     /// Set when the todo became completed; null while open.
     #[oai(nullable)]
-    pub completed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<Timestamp>,
     /// Starts at 1, increments on every change; the ETag is `"<version>"`.
     pub version: i64,
 }

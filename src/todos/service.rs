@@ -11,6 +11,7 @@ use super::model::{Priority, SortBy, SortOrder, Todo, TodoInput, TodoPage, TodoP
 use crate::auth::service::now;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::body::TagNameString;
+use crate::http::timestamp::Timestamp;
 use crate::store::{Store, TagName, TodoQuery, TodoRecord, TodoWrite};
 use crate::tags::model::Tag;
 use crate::tags::service::tag_name;
@@ -158,11 +159,11 @@ fn to_todo(r: TodoRecord, tags: Vec<Tag>) -> Todo {
         description: r.description,
         is_completed: r.is_completed,
         priority: Priority::from_rank(r.priority),
-        due_date: r.due_date,
+        due_date: r.due_date.map(Timestamp),
         tags,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        completed_at: r.completed_at,
+        created_at: r.created_at.into(),
+        updated_at: r.updated_at.into(),
+        completed_at: r.completed_at.map(Timestamp),
         version: r.version,
     }
 }

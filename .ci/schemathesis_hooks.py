@@ -1,0 +1,44 @@
+"""schemathesis hooks for .ci/run (loaded through SCHEMATHESIS_HOOKS).
+
+`logout` and `change_password` revoke the caller's tokens (one session, or all of the
+user's). With the run's shared bearer token they would turn every later request into a
+401, so each of their test cases gets a brand-new user and session instead.
+
+Needs CI_BASE_URL (the live server) and CI_PASSWORD in the environment.
+"""
+
+import os
+import uuid
+
+import requests
+import schemathesis
+
+BASE_URL = os.environ["CI_BASE_URL"].rstrip("/")
+PASSWORD = os.environ["CI_PASSWORD"]
+
+
+@schemathesis.auth(refresh_interval=None, retry_on=[]).apply_to(
+    operation_id=["logout", "change_password"]
+)
+class FreshSession:
+    """A token of a user created for this one test case."""
+
+    def get(self, case, context):
+        email = f"ci-{uuid.uuid4().hex[:16]}@example.com"
+        r = requests.post(
+            f"{BASE_URL}/api/v1/auth/register",
+            json={"email": email, "password": PASSWORD, "name": "CI session"},
+            timeout=30,
+        )
+        r.raise_for_status()
+        r = requests.post(
+            f"{BASE_URL}/api/v1/auth/login",
+            json={"email": email, "password": PASSWORD},
+            timeout=30,
+        )
+        r.raise_for_status()
+        return r.json()["access_token"]
+
+    def set(self, case, data, context):
+        case.headers = case.headers or {}
+        case.headers["Authorization"] = f"Bearer {data}"
