@@ -55,8 +55,9 @@ impl AppState {
     /// A state that is never served: enough to emit the spec, with no I/O.
     pub fn spec_only() -> Self {
         // A fixed secret: the spec does not depend on it, and no warning is printed.
-        let config = Config::from_lookup(|k| (k == "JWT_SECRET_KEY").then(|| "spec-only".repeat(4)))
-            .expect("default configuration is valid");
+        let config =
+            Config::from_lookup(|k| (k == "JWT_SECRET_KEY").then(|| "spec-only".repeat(4)))
+                .expect("default configuration is valid");
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .connect_lazy("sqlite::memory:")
             .expect("in-memory SQLite URL is valid");
@@ -102,7 +103,9 @@ fn spawn_housekeeping(state: AppState, ctx: Arc<HttpContext>) {
             let at = now();
             let cutoff = at - chrono::Duration::minutes(state.config.access_token_minutes);
             match state.store.purge_expired(at, cutoff).await {
-                Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired sessions and revocations"),
+                Ok(n) if n > 0 => {
+                    tracing::info!(rows = n, "purged expired sessions and revocations")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "purging expired tokens failed"),
             }
@@ -132,7 +135,11 @@ impl App {
             .and_then(|a| a.as_socket_addr().map(|s| s.port()))
             .unwrap_or(config.port);
         let state = AppState::new(config, pool.store())?;
-        Ok(App { acceptor, state, port })
+        Ok(App {
+            acceptor,
+            state,
+            port,
+        })
     }
 
     /// The port actually bound (useful with port 0).

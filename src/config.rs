@@ -98,7 +98,11 @@ impl Config {
                     .map_err(|e| anyhow::anyhow!("{k}={v:?} is invalid: {e}")),
             }
         }
-        let app_env = match var("APP_ENV").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let app_env = match var("APP_ENV")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("development") | Some("dev") => AppEnv::Development,
             Some("production") | Some("prod") => AppEnv::Production,
             Some(other) => bail!("APP_ENV={other:?} is invalid: use development or production"),
@@ -117,7 +121,11 @@ impl Config {
                 Secret::new(rand::random::<[u8; 32]>().to_vec())
             }
         };
-        let log_format = match var("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let log_format = match var("LOG_FORMAT")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("json") => LogFormat::Json,
             Some("pretty") | Some("text") => LogFormat::Pretty,
             Some(other) => bail!("LOG_FORMAT={other:?} is invalid: use json or pretty"),
@@ -131,20 +139,41 @@ impl Config {
             jwt_secret,
             jwt_issuer: var("JWT_ISSUER"),
             jwt_audience: var("JWT_AUDIENCE"),
-            access_token_minutes: parse("ACCESS_TOKEN_EXPIRE_MINUTES", var("ACCESS_TOKEN_EXPIRE_MINUTES"), 60)?,
-            refresh_token_days: parse("REFRESH_TOKEN_EXPIRE_DAYS", var("REFRESH_TOKEN_EXPIRE_DAYS"), 7)?,
+            access_token_minutes: parse(
+                "ACCESS_TOKEN_EXPIRE_MINUTES",
+                var("ACCESS_TOKEN_EXPIRE_MINUTES"),
+                60,
+            )?,
+            refresh_token_days: parse(
+                "REFRESH_TOKEN_EXPIRE_DAYS",
+                var("REFRESH_TOKEN_EXPIRE_DAYS"),
+                7,
+            )?,
             argon2: Argon2Params {
                 memory_kib: parse("ARGON2_MEMORY_KIB", var("ARGON2_MEMORY_KIB"), 19_456)?,
                 iterations: parse("ARGON2_ITERATIONS", var("ARGON2_ITERATIONS"), 2)?,
                 parallelism: parse("ARGON2_PARALLELISM", var("ARGON2_PARALLELISM"), 1)?,
             },
-            hash_workers: parse("PASSWORD_HASH_WORKERS", var("PASSWORD_HASH_WORKERS"), cores.saturating_sub(1).max(1))?,
+            hash_workers: parse(
+                "PASSWORD_HASH_WORKERS",
+                var("PASSWORD_HASH_WORKERS"),
+                cores.saturating_sub(1).max(1),
+            )?,
             hash_queue: parse("PASSWORD_HASH_QUEUE", var("PASSWORD_HASH_QUEUE"), 64)?,
             pool_size: parse("DATABASE_POOL_SIZE", var("DATABASE_POOL_SIZE"), 20)?,
             cors_origins: var("CORS_ORIGINS")
-                .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
-            auth_rate_limit_per_minute: parse("AUTH_RATE_LIMIT_PER_MINUTE", var("AUTH_RATE_LIMIT_PER_MINUTE"), 5)?,
+            auth_rate_limit_per_minute: parse(
+                "AUTH_RATE_LIMIT_PER_MINUTE",
+                var("AUTH_RATE_LIMIT_PER_MINUTE"),
+                5,
+            )?,
             log_level: var("LOG_LEVEL").unwrap_or_else(|| "info".into()),
             log_format,
             migrate_on_start: parse("MIGRATE_ON_START", var("MIGRATE_ON_START"), true)?,
@@ -157,9 +186,14 @@ impl Config {
         if config.pool_size == 0 {
             bail!("DATABASE_POOL_SIZE must be at least 1");
         }
-        argon2::Params::new(config.argon2.memory_kib, config.argon2.iterations, config.argon2.parallelism, None)
-            .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))
-            .context("check ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM")?;
+        argon2::Params::new(
+            config.argon2.memory_kib,
+            config.argon2.iterations,
+            config.argon2.parallelism,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))
+        .context("check ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM")?;
         Ok(config)
     }
 }
@@ -170,8 +204,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn with(vars: &[(&str, &str)]) -> anyhow::Result<Config> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -183,7 +219,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("too short"), "{err}");
-        let ok = with(&[("APP_ENV", "production"), ("JWT_SECRET_KEY", &"k".repeat(32))]).unwrap();
+        let ok = with(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET_KEY", &"k".repeat(32)),
+        ])
+        .unwrap();
         assert_eq!(ok.app_env, AppEnv::Production);
     }
 

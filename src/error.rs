@@ -231,7 +231,8 @@ impl ApiError {
             .body(body.to_string());
         let headers = resp.headers_mut();
         match self {
-            ApiError::RateLimited { retry_after_secs } | ApiError::Unavailable { retry_after_secs } => {
+            ApiError::RateLimited { retry_after_secs }
+            | ApiError::Unavailable { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             ApiError::MethodNotAllowed { allow } => {

@@ -69,8 +69,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 MigrateAction::Status => {}
             }
             let applied = pool.applied_versions().await?;
-            for m in migrator.iter().filter(|m| !m.migration_type.is_down_migration()) {
-                let state = if applied.contains(&m.version) { "applied" } else { "pending" };
+            for m in migrator
+                .iter()
+                .filter(|m| !m.migration_type.is_down_migration())
+            {
+                let state = if applied.contains(&m.version) {
+                    "applied"
+                } else {
+                    "pending"
+                };
                 println!("{:>4} {:<20} {state}", m.version, m.description);
             }
         }

@@ -31,10 +31,18 @@ pub type Api = (AuthApi, TodoApi, TagApi, OpsApi);
 /// The OpenAPI service over `state`.
 pub fn api_service(state: &AppState) -> OpenApiService<Api, ()> {
     let api = (
-        AuthApi { state: state.clone() },
-        TodoApi { state: state.clone() },
-        TagApi { state: state.clone() },
-        OpsApi { state: state.clone() },
+        AuthApi {
+            state: state.clone(),
+        },
+        TodoApi {
+            state: state.clone(),
+        },
+        TagApi {
+            state: state.clone(),
+        },
+        OpsApi {
+            state: state.clone(),
+        },
     );
     OpenApiService::new(api, "Todo API", env!("CARGO_PKG_VERSION"))
         .description(

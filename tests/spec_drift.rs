@@ -20,18 +20,29 @@ fn committed_spec_matches_the_code() {
 
 #[test]
 fn every_operation_has_an_id_and_a_tag() {
-    let spec: serde_json::Value =
-        serde_json::from_str(&todo_api::openapi::api_service(&todo_api::app::AppState::spec_only()).spec())
-            .unwrap();
+    let spec: serde_json::Value = serde_json::from_str(
+        &todo_api::openapi::api_service(&todo_api::app::AppState::spec_only()).spec(),
+    )
+    .unwrap();
     let mut count = 0;
     for (path, ops) in spec["paths"].as_object().unwrap() {
         for (method, op) in ops.as_object().unwrap() {
             count += 1;
             let id = op["operationId"].as_str().unwrap_or_default();
             assert!(!id.is_empty(), "{method} {path} has no operationId");
-            assert!(id.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{id} is not snake_case");
-            assert_eq!(op["tags"].as_array().map(Vec::len), Some(1), "{method} {path} needs one tag");
+            assert!(
+                id.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{id} is not snake_case"
+            );
+            assert_eq!(
+                op["tags"].as_array().map(Vec::len),
+                Some(1),
+                "{method} {path} needs one tag"
+            );
         }
     }
-    assert_eq!(count, 21, "operation count changed: update this test and the SDK");
+    assert_eq!(
+        count, 21,
+        "operation count changed: update this test and the SDK"
+    );
 }

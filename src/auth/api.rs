@@ -36,8 +36,15 @@ impl AuthApi {
         body: JsonBody<RegisterRequest>,
     ) -> Result<Registered, Errors<{ BODY | CONFLICT | TOO_MANY_REQUESTS }>> {
         let b = body.0;
-        let user = self.state.auth.register(&b.email.0, b.password.0, b.name).await?;
-        Ok(Registered::Created(Json(user), "/api/v1/auth/me".to_owned()))
+        let user = self
+            .state
+            .auth
+            .register(&b.email.0, b.password.0, b.name)
+            .await?;
+        Ok(Registered::Created(
+            Json(user),
+            "/api/v1/auth/me".to_owned(),
+        ))
     }
 
     /// Log in with email and password
@@ -57,12 +64,14 @@ impl AuthApi {
     /// Form-encoded `grant_type=password&username=<email>&password=…` (Swagger UI's
     /// Authorize uses it). Extra fields such as `scope` or `client_id` are ignored.
     #[oai(path = "/token", method = "post", operation_id = "issue_token")]
-    async fn token(
-        &self,
-        body: Form<TokenRequest>,
-    ) -> Result<Json<TokenPair>, CredentialErrors> {
+    async fn token(&self, body: Form<TokenRequest>) -> Result<Json<TokenPair>, CredentialErrors> {
         let b = body.0;
-        Ok(Json(self.state.auth.password_grant(&b.grant_type, &b.username, b.password.0).await?))
+        Ok(Json(
+            self.state
+                .auth
+                .password_grant(&b.grant_type, &b.username, b.password.0)
+                .await?,
+        ))
     }
 
     /// Rotate a refresh token
@@ -89,14 +98,23 @@ impl AuthApi {
         body: JsonBody<Option<LogoutRequest>>,
     ) -> Result<Json<Message>, Errors<{ AUTHED | BODY }>> {
         let refresh = body.0.and_then(|b| b.refresh_token);
-        self.state.auth.logout(auth.user(), refresh.as_deref()).await?;
-        Ok(Json(Message { message: "Logged out".into() }))
+        self.state
+            .auth
+            .logout(auth.user(), refresh.as_deref())
+            .await?;
+        Ok(Json(Message {
+            message: "Logged out".into(),
+        }))
     }
 
     /// Change the password
     ///
     /// Revokes every session of the user, including the current one: log in again.
-    #[oai(path = "/change-password", method = "post", operation_id = "change_password")]
+    #[oai(
+        path = "/change-password",
+        method = "post",
+        operation_id = "change_password"
+    )]
     async fn change_password(
         &self,
         auth: Auth,
@@ -107,7 +125,9 @@ impl AuthApi {
             .auth
             .change_password(auth.user(), b.current_password.0, b.new_password.0)
             .await?;
-        Ok(Json(Message { message: "Password changed; log in again".into() }))
+        Ok(Json(Message {
+            message: "Password changed; log in again".into(),
+        }))
     }
 
     /// The current user
@@ -116,4 +136,3 @@ impl AuthApi {
         Ok(Json(self.state.auth.me(auth.user()).await?))
     }
 }
-

@@ -1,6 +1,5 @@
 //! Request and response bodies of the auth operations.
 
-
 use poem_openapi::Object;
 use serde::Deserialize;
 use uuid::Uuid;

@@ -21,8 +21,13 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(params: Argon2Params, workers: usize, queue: usize) -> anyhow::Result<Self> {
-        let p = argon2::Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-            .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
+        let p = argon2::Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
         let workers = workers.max(1);
         Ok(PasswordHasher {
             argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
@@ -67,13 +72,11 @@ impl PasswordHasher {
         &self,
         f: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
     ) -> ApiResult<T> {
-        let _slot = QueueSlot::take(&self.in_flight, self.capacity)
-            .ok_or(ApiError::Unavailable { retry_after_secs: 1 })?;
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(ApiError::internal)?;
+        let _slot =
+            QueueSlot::take(&self.in_flight, self.capacity).ok_or(ApiError::Unavailable {
+                retry_after_secs: 1,
+            })?;
+        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
         let argon = self.argon.clone();
         let span = tracing::info_span!("password_hash");
         tokio::task::spawn_blocking(move || span.in_scope(|| f(&argon)))
@@ -88,7 +91,9 @@ struct QueueSlot<'a>(&'a AtomicUsize);
 impl<'a> QueueSlot<'a> {
     fn take(counter: &'a AtomicUsize, capacity: usize) -> Option<Self> {
         counter
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < capacity).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < capacity).then_some(n + 1)
+            })
             .ok()
             .map(|_| QueueSlot(counter))
     }
@@ -134,7 +139,11 @@ mod tests {
     use super::*;
 
     fn cheap() -> PasswordHasher {
-        let p = Argon2Params { memory_kib: 8, iterations: 1, parallelism: 1 };
+        let p = Argon2Params {
+            memory_kib: 8,
+            iterations: 1,
+            parallelism: 1,
+        };
         PasswordHasher::new(p, 1, 0).unwrap()
     }
 
@@ -152,7 +161,14 @@ mod tests {
     #[test]
     fn strength_policy() {
         assert!(check_strength("password", "Secret#123").is_ok());
-        for weak in ["Sh#1a", "alllower#1", "ALLUPPER#1", "NoDigits#x", "NoSpecial1a", &"Aa1#".repeat(33)] {
+        for weak in [
+            "Sh#1a",
+            "alllower#1",
+            "ALLUPPER#1",
+            "NoDigits#x",
+            "NoSpecial1a",
+            &"Aa1#".repeat(33),
+        ] {
             assert!(check_strength("password", weak).is_err(), "{weak}");
         }
     }

@@ -28,7 +28,12 @@ pub struct OAuth2Auth(CurrentUser);
 
 /// A bearer JWT access token from login, token or refresh.
 #[derive(SecurityScheme)]
-#[oai(rename = "bearerAuth", ty = "bearer", bearer_format = "JWT", checker = "check_token")]
+#[oai(
+    rename = "bearerAuth",
+    ty = "bearer",
+    bearer_format = "JWT",
+    checker = "check_token"
+)]
 pub struct BearerAuth(CurrentUser);
 
 /// Either scheme: the same access token, however it was obtained.

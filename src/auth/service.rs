@@ -34,7 +34,9 @@ pub fn now() -> DateTime<Utc> {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(_) => ApiError::Unavailable { retry_after_secs: 1 },
+            StoreError::Unavailable(_) => ApiError::Unavailable {
+                retry_after_secs: 1,
+            },
             other => ApiError::internal(other),
         }
     }
@@ -59,22 +61,39 @@ pub fn normalize_email(raw: &str) -> ApiResult<String> {
     if valid {
         Ok(email)
     } else {
-        Err(ApiError::invalid(ErrorCode::VALIDATION_001, "email", "Not a valid email address"))
+        Err(ApiError::invalid(
+            ErrorCode::VALIDATION_001,
+            "email",
+            "Not a valid email address",
+        ))
     }
 }
 
 impl AuthService {
     pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher, keys: TokenKeys) -> Self {
-        AuthService { store, hasher, keys }
+        AuthService {
+            store,
+            hasher,
+            keys,
+        }
     }
 
     /// Creates an account (VALIDATION_001/002/003/005).
-    pub async fn register(&self, email: &str, password: String, name: Option<String>) -> ApiResult<User> {
+    pub async fn register(
+        &self,
+        email: &str,
+        password: String,
+        name: Option<String>,
+    ) -> ApiResult<User> {
         let email = normalize_email(email)?;
         check_strength("password", &password)?;
         let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
         if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
-            return Err(ApiError::invalid(ErrorCode::VALIDATION_005, "name", "name is longer than 100 characters"));
+            return Err(ApiError::invalid(
+                ErrorCode::VALIDATION_005,
+                "name",
+                "name is longer than 100 characters",
+            ));
         }
         let hash = self.hasher.hash(password).await?;
         let at = now();
@@ -102,7 +121,12 @@ impl AuthService {
     }
 
     /// The OAuth2 password grant: like login, but a malformed username is just bad credentials.
-    pub async fn password_grant(&self, grant_type: &str, username: &str, password: String) -> ApiResult<TokenPair> {
+    pub async fn password_grant(
+        &self,
+        grant_type: &str,
+        username: &str,
+        password: String,
+    ) -> ApiResult<TokenPair> {
         if grant_type != "password" {
             return Err(ApiError::invalid(
                 ErrorCode::VALIDATION_006,
@@ -125,7 +149,12 @@ impl AuthService {
             tracing::info!(event = "login", outcome = "failure", "login failed");
             return Err(ApiError::InvalidCredentials);
         };
-        if !self.hasher.verify(password, user.password_hash.clone()).await? || !user.is_active {
+        if !self
+            .hasher
+            .verify(password, user.password_hash.clone())
+            .await?
+            || !user.is_active
+        {
             tracing::info!(event = "login", outcome = "failure", user_id = %user.id, "login failed");
             return Err(ApiError::InvalidCredentials);
         }
@@ -206,11 +235,18 @@ impl AuthService {
     /// Verifies an access token for a request: signature, type, expiry, revocation, user.
     pub async fn authenticate(&self, token: &str) -> ApiResult<CurrentUser> {
         let claims = self.keys.decode(token, TokenKind::Access)?;
-        match self.store.token_status(claims.sub, claims.sid, claims.jti).await? {
+        match self
+            .store
+            .token_status(claims.sub, claims.sid, claims.jti)
+            .await?
+        {
             None => Err(ApiError::UserGone),
             Some(s) if !s.is_active => Err(ApiError::UserGone),
             Some(s) if s.revoked > 0 || s.active_sessions == 0 => Err(ApiError::TokenRevoked),
-            Some(_) => Ok(CurrentUser { id: claims.sub, claims }),
+            Some(_) => Ok(CurrentUser {
+                id: claims.sub,
+                claims,
+            }),
         }
     }
 
@@ -219,21 +255,38 @@ impl AuthService {
     pub async fn logout(&self, user: &CurrentUser, refresh_token: Option<&str>) -> ApiResult<()> {
         let at = now();
         let c = &user.claims;
-        self.store.logout(c.sid, user.id, c.jti, c.expires_at(), at).await?;
+        self.store
+            .logout(c.sid, user.id, c.jti, c.expires_at(), at)
+            .await?;
         if let Some(other) = refresh_token
             .and_then(|t| self.keys.decode(t, TokenKind::Refresh).ok())
             .filter(|r| r.sub == user.id && r.sid != c.sid)
         {
-            self.store.logout(other.sid, user.id, c.jti, c.expires_at(), at).await?;
+            self.store
+                .logout(other.sid, user.id, c.jti, c.expires_at(), at)
+                .await?;
         }
         tracing::info!(event = "logout", outcome = "success", user_id = %user.id, "logged out");
         Ok(())
     }
 
     /// Changes the password and revokes every session of the user.
-    pub async fn change_password(&self, user: &CurrentUser, current: String, new: String) -> ApiResult<()> {
-        let record = self.store.user_by_id(user.id).await?.ok_or(ApiError::UserGone)?;
-        if !self.hasher.verify(current.clone(), record.password_hash).await? {
+    pub async fn change_password(
+        &self,
+        user: &CurrentUser,
+        current: String,
+        new: String,
+    ) -> ApiResult<()> {
+        let record = self
+            .store
+            .user_by_id(user.id)
+            .await?
+            .ok_or(ApiError::UserGone)?;
+        if !self
+            .hasher
+            .verify(current.clone(), record.password_hash)
+            .await?
+        {
             return Err(ApiError::invalid(
                 ErrorCode::VALIDATION_007,
                 "current_password",
@@ -256,7 +309,11 @@ impl AuthService {
 
     /// The caller's profile.
     pub async fn me(&self, user: &CurrentUser) -> ApiResult<User> {
-        let record = self.store.user_by_id(user.id).await?.ok_or(ApiError::UserGone)?;
+        let record = self
+            .store
+            .user_by_id(user.id)
+            .await?
+            .ok_or(ApiError::UserGone)?;
         Ok(record.into())
     }
 }

@@ -89,7 +89,13 @@ impl TokenKeys {
     }
 
     /// Signs a new token of `kind` for the user in session `sid`.
-    pub fn issue(&self, kind: TokenKind, user_id: Uuid, email: &str, sid: Uuid) -> ApiResult<Issued> {
+    pub fn issue(
+        &self,
+        kind: TokenKind,
+        user_id: Uuid,
+        email: &str,
+        sid: Uuid,
+    ) -> ApiResult<Issued> {
         let now = Utc::now();
         let ttl = match kind {
             TokenKind::Access => self.access_ttl,
@@ -149,11 +155,22 @@ mod tests {
         let a = k.issue(TokenKind::Access, user, "a@b.co", sid).unwrap();
         let claims = k.decode(&a.token, TokenKind::Access).unwrap();
         assert_eq!((claims.sub, claims.sid), (user, sid));
-        assert!(matches!(k.decode(&a.token, TokenKind::Refresh), Err(ApiError::InvalidToken)));
+        assert!(matches!(
+            k.decode(&a.token, TokenKind::Refresh),
+            Err(ApiError::InvalidToken)
+        ));
         let mut other = Config::from_lookup(|_| None).unwrap();
         other.jwt_secret = crate::config::Secret::new(b"x".repeat(32));
-        let forged = TokenKeys::new(&other).issue(TokenKind::Access, user, "a@b.co", sid).unwrap();
-        assert!(matches!(k.decode(&forged.token, TokenKind::Access), Err(ApiError::InvalidSignature)));
-        assert!(matches!(k.decode("garbage", TokenKind::Access), Err(ApiError::InvalidToken)));
+        let forged = TokenKeys::new(&other)
+            .issue(TokenKind::Access, user, "a@b.co", sid)
+            .unwrap();
+        assert!(matches!(
+            k.decode(&forged.token, TokenKind::Access),
+            Err(ApiError::InvalidSignature)
+        ));
+        assert!(matches!(
+            k.decode("garbage", TokenKind::Access),
+            Err(ApiError::InvalidToken)
+        ));
     }
 }

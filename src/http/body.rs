@@ -22,8 +22,14 @@ use crate::error::{ApiError, ErrorCode};
 pub struct JsonBody<T>(pub T);
 
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 impl<'a, T: Type + DeserializeOwned> ApiExtractor<'a> for JsonBody<T> {
@@ -52,12 +58,20 @@ impl<'a, T: Type + DeserializeOwned> ApiExtractor<'a> for JsonBody<T> {
         _param_opts: ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
         let bytes = body.take()?.into_bytes().await.map_err(|_| {
-            ApiError::invalid(ErrorCode::VALIDATION_004, "body", "The body could not be read")
+            ApiError::invalid(
+                ErrorCode::VALIDATION_004,
+                "body",
+                "The body could not be read",
+            )
         })?;
         let value = match request.content_type() {
             None if bytes.is_empty() && !T::IS_REQUIRED => Value::Null,
             Some(ct) if is_json(ct) => serde_json::from_slice(&bytes).map_err(|_| {
-                ApiError::invalid(ErrorCode::VALIDATION_004, "body", "The body is not valid JSON")
+                ApiError::invalid(
+                    ErrorCode::VALIDATION_004,
+                    "body",
+                    "The body is not valid JSON",
+                )
             })?,
             _ => return Err(ApiError::UnsupportedMediaType.into()),
         };
@@ -78,13 +92,23 @@ pub fn serde_error(field: String, message: &str) -> ApiError {
         let msg = format!("`{field}` is required");
         return ApiError::invalid(ErrorCode::VALIDATION_004, field, msg);
     }
-    let field = if field == "." { "body".to_owned() } else { field };
+    let field = if field == "." {
+        "body".to_owned()
+    } else {
+        field
+    };
     if message.starts_with("invalid type") || message.starts_with("invalid length") {
-        let expected = message.split(", expected ").nth(1).unwrap_or("another type");
+        let expected = message
+            .split(", expected ")
+            .nth(1)
+            .unwrap_or("another type");
         let msg = format!("`{field}` has the wrong type: expected {expected}");
         ApiError::invalid(ErrorCode::VALIDATION_004, field, msg)
     } else if message.starts_with("unknown variant") {
-        let expected = message.split(", expected ").nth(1).unwrap_or("a documented value");
+        let expected = message
+            .split(", expected ")
+            .nth(1)
+            .unwrap_or("a documented value");
         let msg = format!("`{field}` must be {expected}");
         ApiError::invalid(ErrorCode::VALIDATION_006, field, msg)
     } else {
@@ -130,8 +154,7 @@ mod tests {
         assert_eq!((c, f.as_str()), (ErrorCode::VALIDATION_004, "title"));
         let (c, f) = code_and_field(parse(serde_json::json!([1])).unwrap_err());
         assert_eq!((c, f.as_str()), (ErrorCode::VALIDATION_004, "body"));
-        let (c, f) =
-            code_and_field(parse(serde_json::json!({"title": "x", "n": -1})).unwrap_err());
+        let (c, f) = code_and_field(parse(serde_json::json!({"title": "x", "n": -1})).unwrap_err());
         assert_eq!((c, f.as_str()), (ErrorCode::VALIDATION_009, "n"));
         assert_eq!(parse(serde_json::json!({"title": "x"})).unwrap().title, "x");
     }
@@ -149,7 +172,10 @@ pub struct EmailFormat;
 impl StringSchema for EmailFormat {
     const NAME: &'static str = "string_email";
     fn schema() -> MetaSchema {
-        MetaSchema { max_length: Some(254), ..MetaSchema::new_with_format("string", "email") }
+        MetaSchema {
+            max_length: Some(254),
+            ..MetaSchema::new_with_format("string", "email")
+        }
     }
 }
 
@@ -158,7 +184,10 @@ pub struct PasswordFormat;
 impl StringSchema for PasswordFormat {
     const NAME: &'static str = "string_password";
     fn schema() -> MetaSchema {
-        MetaSchema { max_length: Some(1024), ..MetaSchema::new_with_format("string", "password") }
+        MetaSchema {
+            max_length: Some(1024),
+            ..MetaSchema::new_with_format("string", "password")
+        }
     }
 }
 

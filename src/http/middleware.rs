@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use poem::http::{header, HeaderValue, Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Request, Response};
-use poem_openapi::error::{AuthorizationError, ParseParamError, ParsePathError, ParseRequestPayloadError};
+use poem_openapi::error::{
+    AuthorizationError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+};
 
 use super::body::serde_error;
 use super::rate_limit::{AuthRateLimiter, LIMITED_PATHS};
@@ -52,7 +54,10 @@ impl RouteTable {
         let parts: Vec<&str> = path.split('/').collect();
         self.routes.iter().find(|(segs, _, _)| {
             segs.len() == parts.len()
-                && segs.iter().zip(&parts).all(|(s, p)| s == p || (s.starts_with('{') && !p.is_empty()))
+                && segs
+                    .iter()
+                    .zip(&parts)
+                    .all(|(s, p)| s == p || (s.starts_with('{') && !p.is_empty()))
         })
     }
 
@@ -79,7 +84,8 @@ fn request_id(req: &Request) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
             (1..=128).contains(&v.len())
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
@@ -110,9 +116,14 @@ async fn enforce_body_limit(req: &mut Request) -> Result<(), ApiError> {
 /// Turns any error that reached the top into the catalog error it stands for.
 fn classify(err: poem::Error, routes: &RouteTable, path: &str) -> ApiError {
     if err.is::<ApiError>() {
-        return err.downcast::<ApiError>().unwrap_or_else(ApiError::internal_poem);
+        return err
+            .downcast::<ApiError>()
+            .unwrap_or_else(ApiError::internal_poem);
     }
-    let param = match (err.downcast_ref::<ParseParamError>(), err.downcast_ref::<ParsePathError>()) {
+    let param = match (
+        err.downcast_ref::<ParseParamError>(),
+        err.downcast_ref::<ParsePathError>(),
+    ) {
         (Some(p), _) => Some((p.name, p.reason.as_str())),
         (_, Some(p)) => Some((p.name, p.reason.as_str())),
         _ => None,
@@ -129,8 +140,15 @@ fn classify(err: poem::Error, routes: &RouteTable, path: &str) -> ApiError {
     }
     if let Some(p) = err.downcast_ref::<ParseRequestPayloadError>() {
         return match serde_error(".".into(), &p.reason) {
-            e @ ApiError::Validation { code: ErrorCode::VALIDATION_004, .. } => e,
-            _ => ApiError::invalid(ErrorCode::VALIDATION_004, "body", "Body is not valid JSON of the documented schema"),
+            e @ ApiError::Validation {
+                code: ErrorCode::VALIDATION_004,
+                ..
+            } => e,
+            _ => ApiError::invalid(
+                ErrorCode::VALIDATION_004,
+                "body",
+                "Body is not valid JSON of the documented schema",
+            ),
         };
     }
     if err.is::<AuthorizationError>() {
@@ -143,9 +161,11 @@ fn classify(err: poem::Error, routes: &RouteTable, path: &str) -> ApiError {
         },
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        s if s.is_client_error() => {
-            ApiError::invalid(ErrorCode::VALIDATION_004, "body", "The request could not be understood")
-        }
+        s if s.is_client_error() => ApiError::invalid(
+            ErrorCode::VALIDATION_004,
+            "body",
+            "The request could not be understood",
+        ),
         _ => ApiError::internal_poem(err),
     }
 }
@@ -158,7 +178,11 @@ impl ApiError {
 
 /// Wraps the whole application: every response gets `X-Request-ID`, every error the
 /// documented body, and a log line is written per request.
-pub async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, ctx: Arc<HttpContext>) -> poem::Result<Response> {
+pub async fn handle<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    ctx: Arc<HttpContext>,
+) -> poem::Result<Response> {
     let started = Instant::now();
     let id = request_id(&req);
     req.extensions_mut().insert(RequestId(id.clone()));

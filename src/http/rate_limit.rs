@@ -37,7 +37,9 @@ impl AuthRateLimiter {
         limiter.check_key(&ip).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            ApiError::RateLimited { retry_after_secs: secs.clamp(1, 60) }
+            ApiError::RateLimited {
+                retry_after_secs: secs.clamp(1, 60),
+            }
         })
     }
 
@@ -60,7 +62,9 @@ mod tests {
         let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
         assert!(l.check(a).is_ok() && l.check(a).is_ok());
         match l.check(a) {
-            Err(ApiError::RateLimited { retry_after_secs }) => assert!((1..=60).contains(&retry_after_secs)),
+            Err(ApiError::RateLimited { retry_after_secs }) => {
+                assert!((1..=60).contains(&retry_after_secs))
+            }
             other => panic!("{other:?}"),
         }
         assert!(l.check(b).is_ok());

@@ -26,17 +26,53 @@ pub const BODY: u32 = PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE | UNPROCESSABLE
 pub const AUTHED: u32 = UNAUTHORIZED;
 
 const TABLE: &[(u32, u16, &str)] = &[
-    (UNAUTHORIZED, 401, "Missing, invalid, expired or revoked credentials (AUTH_*)"),
-    (FORBIDDEN, 403, "The resource belongs to another user (AUTHZ_001)"),
+    (
+        UNAUTHORIZED,
+        401,
+        "Missing, invalid, expired or revoked credentials (AUTH_*)",
+    ),
+    (
+        FORBIDDEN,
+        403,
+        "The resource belongs to another user (AUTHZ_001)",
+    ),
     (NOT_FOUND, 404, "No such resource (RESOURCE_*)"),
-    (CONFLICT, 409, "Conflicts with existing data (VALIDATION_003, CONFLICT_001)"),
-    (PRECONDITION_FAILED, 412, "If-Match does not match the current ETag (PRECONDITION_001)"),
-    (PAYLOAD_TOO_LARGE, 413, "Body larger than 1 MiB (REQUEST_001)"),
-    (UNSUPPORTED_MEDIA_TYPE, 415, "Unsupported Content-Type (REQUEST_002)"),
-    (UNPROCESSABLE, 422, "Invalid input (VALIDATION_*); details.field names it"),
-    (TOO_MANY_REQUESTS, 429, "Rate limited (RATE_LIMIT_001); see Retry-After"),
+    (
+        CONFLICT,
+        409,
+        "Conflicts with existing data (VALIDATION_003, CONFLICT_001)",
+    ),
+    (
+        PRECONDITION_FAILED,
+        412,
+        "If-Match does not match the current ETag (PRECONDITION_001)",
+    ),
+    (
+        PAYLOAD_TOO_LARGE,
+        413,
+        "Body larger than 1 MiB (REQUEST_001)",
+    ),
+    (
+        UNSUPPORTED_MEDIA_TYPE,
+        415,
+        "Unsupported Content-Type (REQUEST_002)",
+    ),
+    (
+        UNPROCESSABLE,
+        422,
+        "Invalid input (VALIDATION_*); details.field names it",
+    ),
+    (
+        TOO_MANY_REQUESTS,
+        429,
+        "Rate limited (RATE_LIMIT_001); see Retry-After",
+    ),
     (0, 500, "Unexpected internal error (SERVER_002)"),
-    (0, 503, "Temporarily unavailable (SERVER_001); see Retry-After"),
+    (
+        0,
+        503,
+        "Temporarily unavailable (SERVER_001); see Retry-After",
+    ),
 ];
 
 /// A handler error whose spec entry lists the statuses in the bit set `S`.

@@ -41,7 +41,9 @@ impl Type for Timestamp {
 
 impl ToJSON for Timestamp {
     fn to_json(&self) -> Option<Value> {
-        Some(Value::String(self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true)))
+        Some(Value::String(
+            self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        ))
     }
 }
 
@@ -62,8 +64,13 @@ mod tests {
 
     #[test]
     fn renders_with_z() {
-        let t = DateTime::parse_from_rfc3339("2026-01-12T22:30:00.5+02:00").unwrap().with_timezone(&Utc);
-        assert_eq!(Timestamp(t).to_json().unwrap(), Value::String("2026-01-12T20:30:00.500Z".into()));
+        let t = DateTime::parse_from_rfc3339("2026-01-12T22:30:00.5+02:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            Timestamp(t).to_json().unwrap(),
+            Value::String("2026-01-12T20:30:00.500Z".into())
+        );
         let back = Timestamp::parse_from_json(Timestamp(t).to_json()).unwrap();
         assert_eq!(back.0, t);
     }

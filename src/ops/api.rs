@@ -76,8 +76,15 @@ impl OpsApi {
             .await
             .is_ok_and(|r| r.is_ok());
         let health = Health {
-            status: if database { HealthStatus::Healthy } else { HealthStatus::Unhealthy },
-            checks: HealthChecks { database, token_revocation: database },
+            status: if database {
+                HealthStatus::Healthy
+            } else {
+                HealthStatus::Unhealthy
+            },
+            checks: HealthChecks {
+                database,
+                token_revocation: database,
+            },
             version: env!("CARGO_PKG_VERSION").to_owned(),
             timestamp: Utc::now().into(),
         };
@@ -93,6 +100,8 @@ impl OpsApi {
     /// 200 whenever the process serves HTTP; does no I/O.
     #[oai(path = "/health/live", method = "get", operation_id = "get_liveness")]
     async fn live(&self) -> Json<Live> {
-        Json(Live { status: LiveStatus::Alive })
+        Json(Live {
+            status: LiveStatus::Alive,
+        })
     }
 }

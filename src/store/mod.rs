@@ -227,7 +227,11 @@ pub trait SessionStore: Send + Sync {
         jti: Uuid,
     ) -> StoreResult<Option<TokenStatus>>;
     /// Deletes revocations and sessions that can no longer matter; returns rows removed.
-    async fn purge_expired(&self, now: DateTime<Utc>, session_cutoff: DateTime<Utc>) -> StoreResult<u64>;
+    async fn purge_expired(
+        &self,
+        now: DateTime<Utc>,
+        session_cutoff: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 }
 
 /// Todos of all users (the service scopes every call to one).
@@ -254,7 +258,12 @@ pub trait TodoStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
     /// Deletes the todo, if `expected_version` (when given) still matches.
-    async fn delete_todo(&self, id: Uuid, user_id: Uuid, expected_version: Option<i64>) -> StoreResult<bool>;
+    async fn delete_todo(
+        &self,
+        id: Uuid,
+        user_id: Uuid,
+        expected_version: Option<i64>,
+    ) -> StoreResult<bool>;
     /// One page of todos and the total number matching the filters.
     async fn list_todos(&self, q: &TodoQuery) -> StoreResult<(Vec<TodoRecord>, i64)>;
     /// The tags of all the given todos, in one query, sorted by name.
@@ -266,7 +275,12 @@ pub trait TodoStore: Send + Sync {
 pub trait TagStore: Send + Sync {
     async fn insert_tag(&self, tag: &TagRecord, key: &str) -> StoreResult<()>;
     async fn tag_by_id(&self, id: Uuid) -> StoreResult<Option<TagRecord>>;
-    async fn list_tags(&self, user_id: Uuid, skip: i64, limit: i64) -> StoreResult<(Vec<TagRecord>, i64)>;
+    async fn list_tags(
+        &self,
+        user_id: Uuid,
+        skip: i64,
+        limit: i64,
+    ) -> StoreResult<(Vec<TagRecord>, i64)>;
     async fn update_tag(&self, tag: &TagRecord, key: &str) -> StoreResult<()>;
     async fn delete_tag(&self, id: Uuid, user_id: Uuid) -> StoreResult<bool>;
 }

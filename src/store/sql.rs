@@ -498,7 +498,9 @@ macro_rules! push_filters {
             .push(")");
         }
         if let Some(s) = &$q.search {
-            $b.push(" AND search_text LIKE ").push_bind(like_pattern(s)).push(" ESCAPE '\\'");
+            $b.push(" AND search_text LIKE ")
+                .push_bind(like_pattern(s))
+                .push(" ESCAPE '\\'");
         }
         if let Some(before) = $q.due_before {
             $b.push(" AND due_date < ").push_bind(before);

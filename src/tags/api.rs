@@ -46,12 +46,18 @@ impl TagApi {
         limit: Query<Option<i64>>,
     ) -> Result<Json<TagPage>, Errors<{ AUTHED | UNPROCESSABLE }>> {
         let (skip, limit) = page(skip.0, limit.0)?;
-        Ok(Json(self.state.tags.list(auth.user().id, skip, limit).await?))
+        Ok(Json(
+            self.state.tags.list(auth.user().id, skip, limit).await?,
+        ))
     }
 
     /// Create a tag
     #[oai(path = "/", method = "post", operation_id = "create_tag")]
-    async fn create(&self, auth: Auth, body: JsonBody<NewTag>) -> Result<TagCreated, Errors<{ AUTHED | BODY | CONFLICT }>> {
+    async fn create(
+        &self,
+        auth: Auth,
+        body: JsonBody<NewTag>,
+    ) -> Result<TagCreated, Errors<{ AUTHED | BODY | CONFLICT }>> {
         let tag = self.state.tags.create(auth.user().id, body.0).await?;
         let location = format!("/api/v1/tags/{}", tag.id);
         Ok(TagCreated::Created(Json(tag), location))
@@ -73,7 +79,9 @@ impl TagApi {
         id: Path<Uuid>,
         body: JsonBody<TagPatch>,
     ) -> Result<Json<Tag>, Errors<{ AUTHED | FORBIDDEN | NOT_FOUND | CONFLICT | BODY }>> {
-        Ok(Json(self.state.tags.update(auth.user().id, id.0, body.0).await?))
+        Ok(Json(
+            self.state.tags.update(auth.user().id, id.0, body.0).await?,
+        ))
     }
 
     /// Delete a tag

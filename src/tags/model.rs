@@ -23,13 +23,25 @@ pub struct Tag {
 
 impl From<TagRecord> for Tag {
     fn from(t: TagRecord) -> Self {
-        Tag { id: t.id, name: t.name, color: t.color, created_at: t.created_at.into(), updated_at: t.updated_at.into() }
+        Tag {
+            id: t.id,
+            name: t.name,
+            color: t.color,
+            created_at: t.created_at.into(),
+            updated_at: t.updated_at.into(),
+        }
     }
 }
 
 impl From<TodoTagRecord> for Tag {
     fn from(t: TodoTagRecord) -> Self {
-        Tag { id: t.id, name: t.name, color: t.color, created_at: t.created_at.into(), updated_at: t.updated_at.into() }
+        Tag {
+            id: t.id,
+            name: t.name,
+            color: t.color,
+            created_at: t.created_at.into(),
+            updated_at: t.updated_at.into(),
+        }
     }
 }
 

@@ -24,18 +24,30 @@ pub fn tag_name(field: &str, raw: &str) -> ApiResult<TagName> {
     }
     let name = raw.trim();
     if name.is_empty() {
-        return Err(ApiError::invalid(ErrorCode::VALIDATION_004, field, format!("`{field}` must not be blank")));
+        return Err(ApiError::invalid(
+            ErrorCode::VALIDATION_004,
+            field,
+            format!("`{field}` must not be blank"),
+        ));
     }
-    Ok(TagName { name: name.to_owned(), key: name.to_lowercase() })
+    Ok(TagName {
+        name: name.to_owned(),
+        key: name.to_lowercase(),
+    })
 }
 
 /// Checks a `#RRGGBB` color (VALIDATION_009).
 fn color(raw: String) -> ApiResult<String> {
-    let ok = raw.len() == 7 && raw.starts_with('#') && raw[1..].chars().all(|c| c.is_ascii_hexdigit());
+    let ok =
+        raw.len() == 7 && raw.starts_with('#') && raw[1..].chars().all(|c| c.is_ascii_hexdigit());
     if ok {
         Ok(raw)
     } else {
-        Err(ApiError::invalid(ErrorCode::VALIDATION_009, "color", "`color` must look like #RRGGBB"))
+        Err(ApiError::invalid(
+            ErrorCode::VALIDATION_009,
+            "color",
+            "`color` must look like #RRGGBB",
+        ))
     }
 }
 
@@ -54,7 +66,14 @@ impl TagService {
         let name = tag_name("name", &input.name)?;
         let color = input.color.map(color).transpose()?;
         let at = now();
-        let tag = TagRecord { id: Uuid::now_v7(), user_id, name: name.name, color, created_at: at, updated_at: at };
+        let tag = TagRecord {
+            id: Uuid::now_v7(),
+            user_id,
+            name: name.name,
+            color,
+            created_at: at,
+            updated_at: at,
+        };
         match self.store.insert_tag(&tag, &name.key).await {
             Ok(()) => Ok(tag.into()),
             Err(StoreError::UniqueViolation) => Err(ApiError::TagNameConflict),
@@ -78,7 +97,13 @@ impl TagService {
     pub async fn list(&self, user_id: Uuid, skip: i64, limit: i64) -> ApiResult<TagPage> {
         let (rows, total) = self.store.list_tags(user_id, skip, limit).await?;
         let has_more = skip + (rows.len() as i64) < total;
-        Ok(TagPage { items: rows.into_iter().map(Tag::from).collect(), total, skip, limit, has_more })
+        Ok(TagPage {
+            items: rows.into_iter().map(Tag::from).collect(),
+            total,
+            skip,
+            limit,
+            has_more,
+        })
     }
 
     /// Renames and/or recolors a tag; `color: null` clears it.
@@ -88,7 +113,11 @@ impl TagService {
         match patch.name {
             MaybeUndefined::Undefined => {}
             MaybeUndefined::Null => {
-                return Err(ApiError::invalid(ErrorCode::VALIDATION_004, "name", "`name` cannot be null"))
+                return Err(ApiError::invalid(
+                    ErrorCode::VALIDATION_004,
+                    "name",
+                    "`name` cannot be null",
+                ))
             }
             MaybeUndefined::Value(raw) => {
                 let name = tag_name("name", &raw)?;
@@ -128,9 +157,28 @@ mod tests {
     fn names_and_colors() {
         let n = tag_name("name", "  Work  ").unwrap();
         assert_eq!((n.name.as_str(), n.key.as_str()), ("Work", "work"));
-        assert!(matches!(tag_name("name", "   "), Err(ApiError::Validation { code: ErrorCode::VALIDATION_004, .. })));
-        assert!(matches!(tag_name("name", &"x".repeat(51)), Err(ApiError::Validation { code: ErrorCode::VALIDATION_005, .. })));
-        assert_eq!(tag_name("name", &"é".repeat(50)).unwrap().name.chars().count(), 50);
+        assert!(matches!(
+            tag_name("name", "   "),
+            Err(ApiError::Validation {
+                code: ErrorCode::VALIDATION_004,
+                ..
+            })
+        ));
+        assert!(matches!(
+            tag_name("name", &"x".repeat(51)),
+            Err(ApiError::Validation {
+                code: ErrorCode::VALIDATION_005,
+                ..
+            })
+        ));
+        assert_eq!(
+            tag_name("name", &"é".repeat(50))
+                .unwrap()
+                .name
+                .chars()
+                .count(),
+            50
+        );
         assert!(color("#a1B2c3".into()).is_ok());
         for bad in ["a1b2c3", "#a1b2c", "#a1b2cg", "#ééé"] {
             assert!(color(bad.into()).is_err(), "{bad}");

@@ -32,7 +32,11 @@ pub enum TodoResponse {
 pub enum TodoCreated {
     /// Created; `Location` points at it.
     #[oai(status = 201)]
-    Created(Json<Todo>, #[oai(header = "Location")] String, #[oai(header = "ETag")] String),
+    Created(
+        Json<Todo>,
+        #[oai(header = "Location")] String,
+        #[oai(header = "ETag")] String,
+    ),
 }
 
 /// Nothing to return.
@@ -103,7 +107,11 @@ impl TodoApi {
 
     /// Create a todo
     #[oai(path = "/", method = "post", operation_id = "create_todo")]
-    async fn create(&self, auth: Auth, body: JsonBody<TodoInput>) -> Result<TodoCreated, Errors<{ AUTHED | BODY }>> {
+    async fn create(
+        &self,
+        auth: Auth,
+        body: JsonBody<TodoInput>,
+    ) -> Result<TodoCreated, Errors<{ AUTHED | BODY }>> {
         let todo = self.state.todos.create(auth.user().id, body.0).await?;
         let location = format!("/api/v1/todos/{}", todo.id);
         let tag = etag(&todo);
@@ -130,7 +138,12 @@ impl TodoApi {
         body: JsonBody<TodoInput>,
     ) -> Result<TodoResponse, WriteErrors> {
         let m = if_match.0.as_deref().map(IfMatch::parse);
-        Ok(found(self.state.todos.replace(auth.user().id, id.0, body.0, m.as_ref()).await?))
+        Ok(found(
+            self.state
+                .todos
+                .replace(auth.user().id, id.0, body.0, m.as_ref())
+                .await?,
+        ))
     }
 
     /// Update a todo
@@ -147,7 +160,12 @@ impl TodoApi {
         body: JsonBody<TodoPatch>,
     ) -> Result<TodoResponse, WriteErrors> {
         let m = if_match.0.as_deref().map(IfMatch::parse);
-        Ok(found(self.state.todos.patch(auth.user().id, id.0, body.0, m.as_ref()).await?))
+        Ok(found(
+            self.state
+                .todos
+                .patch(auth.user().id, id.0, body.0, m.as_ref())
+                .await?,
+        ))
     }
 
     /// Delete a todo
@@ -159,9 +177,15 @@ impl TodoApi {
         /// Only delete if the todo's ETag is one of these (412 otherwise).
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
-    ) -> Result<Deleted, Errors<{ AUTHED | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED | UNPROCESSABLE }>> {
+    ) -> Result<
+        Deleted,
+        Errors<{ AUTHED | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED | UNPROCESSABLE }>,
+    > {
         let m = if_match.0.as_deref().map(IfMatch::parse);
-        self.state.todos.delete(auth.user().id, id.0, m.as_ref()).await?;
+        self.state
+            .todos
+            .delete(auth.user().id, id.0, m.as_ref())
+            .await?;
         Ok(Deleted::NoContent)
     }
 
@@ -176,8 +200,16 @@ impl TodoApi {
         /// Only write if the todo's ETag is one of these (412 otherwise).
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
-    ) -> Result<TodoResponse, Errors<{ AUTHED | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED | UNPROCESSABLE }>> {
+    ) -> Result<
+        TodoResponse,
+        Errors<{ AUTHED | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED | UNPROCESSABLE }>,
+    > {
         let m = if_match.0.as_deref().map(IfMatch::parse);
-        Ok(found(self.state.todos.toggle(auth.user().id, id.0, m.as_ref()).await?))
+        Ok(found(
+            self.state
+                .todos
+                .toggle(auth.user().id, id.0, m.as_ref())
+                .await?,
+        ))
     }
 }

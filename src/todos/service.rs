@@ -75,27 +75,46 @@ pub fn page(skip: Option<i64>, limit: Option<i64>) -> ApiResult<(i64, i64)> {
     let skip = skip.unwrap_or(0);
     let limit = limit.unwrap_or(20);
     if skip < 0 {
-        return Err(ApiError::invalid(ErrorCode::VALIDATION_009, "skip", "`skip` must be 0 or more"));
+        return Err(ApiError::invalid(
+            ErrorCode::VALIDATION_009,
+            "skip",
+            "`skip` must be 0 or more",
+        ));
     }
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid(ErrorCode::VALIDATION_009, "limit", "`limit` must be between 1 and 100"));
+        return Err(ApiError::invalid(
+            ErrorCode::VALIDATION_009,
+            "limit",
+            "`limit` must be between 1 and 100",
+        ));
     }
     Ok((skip, limit))
 }
 
 fn title(raw: &str) -> ApiResult<String> {
     if raw.chars().count() > MAX_TITLE {
-        return Err(ApiError::invalid(ErrorCode::VALIDATION_005, "title", "`title` is longer than 255 characters"));
+        return Err(ApiError::invalid(
+            ErrorCode::VALIDATION_005,
+            "title",
+            "`title` is longer than 255 characters",
+        ));
     }
     let t = raw.trim();
     if t.is_empty() {
-        return Err(ApiError::invalid(ErrorCode::VALIDATION_004, "title", "`title` must not be blank"));
+        return Err(ApiError::invalid(
+            ErrorCode::VALIDATION_004,
+            "title",
+            "`title` must not be blank",
+        ));
     }
     Ok(t.to_owned())
 }
 
 fn description(raw: Option<String>) -> ApiResult<Option<String>> {
-    if raw.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
+    if raw
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
+    {
         return Err(ApiError::invalid(
             ErrorCode::VALIDATION_005,
             "description",
@@ -143,7 +162,12 @@ fn not_null<T>(field: &str, v: MaybeUndefined<T>) -> ApiResult<Option<T>> {
 }
 
 /// When a todo in state `was` (completed at `since`) becomes `now_completed`.
-fn completed_at(was: bool, since: Option<DateTime<Utc>>, now_completed: bool, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+fn completed_at(
+    was: bool,
+    since: Option<DateTime<Utc>>,
+    now_completed: bool,
+    at: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     match (was, now_completed) {
         (_, false) => None,
         (true, true) => since.or(Some(at)),
@@ -198,7 +222,9 @@ impl TodoService {
         let at = now();
         write.completed_at = write.is_completed.then_some(at);
         let id = Uuid::now_v7();
-        self.store.insert_todo(id, user_id, &write, &tags, at).await?;
+        self.store
+            .insert_todo(id, user_id, &write, &tags, at)
+            .await?;
         self.get(user_id, id).await
     }
 
@@ -233,30 +259,55 @@ impl TodoService {
             }
             let at = now();
             let (write, tags) = change(&current, at)?;
-            if self.store.update_todo(id, user_id, current.version, &write, tags.as_deref(), at).await? {
+            if self
+                .store
+                .update_todo(id, user_id, current.version, &write, tags.as_deref(), at)
+                .await?
+            {
                 return self.get(user_id, id).await;
             }
             if if_match.is_some() {
                 return Err(ApiError::PreconditionFailed);
             }
         }
-        Err(ApiError::Unavailable { retry_after_secs: 1 })
+        Err(ApiError::Unavailable {
+            retry_after_secs: 1,
+        })
     }
 
     /// Full replacement (PUT).
-    pub async fn replace(&self, user_id: Uuid, id: Uuid, input: TodoInput, if_match: Option<&IfMatch>) -> ApiResult<Todo> {
+    pub async fn replace(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        input: TodoInput,
+        if_match: Option<&IfMatch>,
+    ) -> ApiResult<Todo> {
         let (write, tags) = validate(input)?;
         self.write(user_id, id, if_match, |current, at| {
             let mut w = write.clone();
-            w.completed_at = completed_at(current.is_completed, current.completed_at, w.is_completed, at);
+            w.completed_at = completed_at(
+                current.is_completed,
+                current.completed_at,
+                w.is_completed,
+                at,
+            );
             Ok((w, Some(tags.clone())))
         })
         .await
     }
 
     /// Partial update (PATCH): absent fields stay, `null` clears nullable ones.
-    pub async fn patch(&self, user_id: Uuid, id: Uuid, patch: TodoPatch, if_match: Option<&IfMatch>) -> ApiResult<Todo> {
-        let title_v = not_null("title", patch.title)?.map(|t| title(&t)).transpose()?;
+    pub async fn patch(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        patch: TodoPatch,
+        if_match: Option<&IfMatch>,
+    ) -> ApiResult<Todo> {
+        let title_v = not_null("title", patch.title)?
+            .map(|t| title(&t))
+            .transpose()?;
         let description_v = match patch.description {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
@@ -294,18 +345,33 @@ impl TodoService {
     }
 
     /// Toggles completion.
-    pub async fn toggle(&self, user_id: Uuid, id: Uuid, if_match: Option<&IfMatch>) -> ApiResult<Todo> {
+    pub async fn toggle(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        if_match: Option<&IfMatch>,
+    ) -> ApiResult<Todo> {
         self.write(user_id, id, if_match, |current, at| {
             let mut w = current_write(current);
             w.is_completed = !current.is_completed;
-            w.completed_at = completed_at(current.is_completed, current.completed_at, w.is_completed, at);
+            w.completed_at = completed_at(
+                current.is_completed,
+                current.completed_at,
+                w.is_completed,
+                at,
+            );
             Ok((w, None))
         })
         .await
     }
 
     /// Deletes a todo, honouring If-Match.
-    pub async fn delete(&self, user_id: Uuid, id: Uuid, if_match: Option<&IfMatch>) -> ApiResult<()> {
+    pub async fn delete(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        if_match: Option<&IfMatch>,
+    ) -> ApiResult<()> {
         let current = self.owned(user_id, id).await?;
         if if_match.is_some_and(|m| !m.matches(current.version)) {
             return Err(ApiError::PreconditionFailed);
@@ -350,7 +416,13 @@ impl TodoService {
                 to_todo(r, t)
             })
             .collect();
-        Ok(TodoPage { items, total, skip, limit, has_more })
+        Ok(TodoPage {
+            items,
+            total,
+            skip,
+            limit,
+            has_more,
+        })
     }
 }
 
@@ -367,7 +439,10 @@ mod tests {
     fn if_match_parsing() {
         assert_eq!(IfMatch::parse("*"), IfMatch::Any);
         assert_eq!(IfMatch::parse(r#""3""#), IfMatch::Versions(vec![3]));
-        assert_eq!(IfMatch::parse(r#"W/"3", "5""#), IfMatch::Versions(vec![3, 5]));
+        assert_eq!(
+            IfMatch::parse(r#"W/"3", "5""#),
+            IfMatch::Versions(vec![3, 5])
+        );
         assert!(!IfMatch::parse("3").matches(3));
         assert!(IfMatch::parse(r#""3""#).matches(3));
     }
