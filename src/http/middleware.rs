@@ -66,6 +66,17 @@ impl RouteTable {
         self.find(path).map(|(_, _, allow)| allow.as_str())
     }
 
+    /// The spec name of the internal path parameter `param<N>` of `path`.
+    pub fn path_param(&self, path: &str, internal: &str) -> Option<String> {
+        let index: usize = internal.strip_prefix("param")?.parse().ok()?;
+        let (segments, _, _) = self.find(path)?;
+        segments
+            .iter()
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .nth(index)
+            .map(str::to_owned)
+    }
+
     /// The route template matching `path` (e.g. `/api/v1/todos/{id}`).
     pub fn template(&self, path: &str) -> Option<&str> {
         self.find(path).map(|(_, t, _)| t.as_str())
@@ -124,19 +135,26 @@ fn classify(err: poem::Error, routes: &RouteTable, path: &str) -> ApiError {
         err.downcast_ref::<ParseParamError>(),
         err.downcast_ref::<ParsePathError>(),
     ) {
-        (Some(p), _) => Some((p.name, p.reason.as_str())),
-        (_, Some(p)) => Some((p.name, p.reason.as_str())),
+        (Some(p), _) => Some((p.name.to_owned(), p.reason.as_str())),
+        // poem-openapi names path parameters `param<N>` internally; report the spec's name.
+        (_, Some(p)) => Some((
+            routes
+                .path_param(path, p.name)
+                .unwrap_or_else(|| p.name.to_owned()),
+            p.reason.as_str(),
+        )),
         _ => None,
     };
     if let Some((name, reason)) = param {
         let code = if reason.contains("expects an input value") {
             ErrorCode::VALIDATION_004
-        } else if ENUM_PARAMS.contains(&name) {
+        } else if ENUM_PARAMS.contains(&name.as_str()) {
             ErrorCode::VALIDATION_006
         } else {
             ErrorCode::VALIDATION_009
         };
-        return ApiError::invalid(code, name, format!("Invalid parameter `{name}`"));
+        let message = format!("Invalid parameter `{name}`");
+        return ApiError::invalid(code, name, message);
     }
     if let Some(p) = err.downcast_ref::<ParseRequestPayloadError>() {
         return match serde_error(".".into(), &p.reason) {

@@ -101,6 +101,8 @@ impl<'a> Client<'a> {
     }
 }
 
+const PRIORITIES: [&str; 3] = ["low", "medium", "high"];
+
 fn path(todo: &Value) -> String {
     format!("/api/v1/todos/{}", todo["id"].as_str().unwrap())
 }
@@ -215,7 +217,7 @@ both_backends! {
         let app = TestApp::spawn(backend).await;
         let c = Client::new(&app).await;
         for i in 0..45 {
-            let mut body = json!({"title": format!("Todo {}", i % 7), "priority": ["low", "medium", "high"][i % 3]});
+            let mut body = json!({"title": format!("Todo {}", i % 7), "priority": PRIORITIES[i % 3]});
             if i % 2 == 0 {
                 body["due_date"] = json!(format!("2030-01-{:02}T00:00:00Z", 1 + i % 5));
             }
