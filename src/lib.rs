@@ -10,4 +10,5 @@ pub mod ops;
 pub mod store;
 pub mod tags;
 pub mod telemetry;
+pub mod text;
 pub mod todos;

@@ -10,6 +10,7 @@ use super::password::{check_strength, PasswordHasher};
 use super::tokens::{Claims, TokenKeys, TokenKind};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::store::{NewSession, Rotation, Store, StoreError, UserRecord};
+use crate::text::check_text;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -87,14 +88,10 @@ impl AuthService {
     ) -> ApiResult<User> {
         let email = normalize_email(email)?;
         check_strength("password", &password)?;
-        let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-        if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
-            return Err(ApiError::invalid(
-                ErrorCode::VALIDATION_005,
-                "name",
-                "name is longer than 100 characters",
-            ));
+        if let Some(n) = &name {
+            check_text("name", n, 100)?;
         }
+        let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
         let hash = self.hasher.hash(password).await?;
         let at = now();
         let user = UserRecord {

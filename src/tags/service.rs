@@ -9,30 +9,17 @@ use super::model::{NewTag, Tag, TagPage, TagPatch};
 use crate::auth::service::now;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::store::{Store, StoreError, TagName, TagRecord};
+use crate::text::required_text;
 
 /// Longest tag name, in characters.
 pub const MAX_TAG_NAME: usize = 50;
 
 /// Trims and checks a tag name given in `field`; returns it with its lower-cased key.
 pub fn tag_name(field: &str, raw: &str) -> ApiResult<TagName> {
-    if raw.chars().count() > MAX_TAG_NAME {
-        return Err(ApiError::invalid(
-            ErrorCode::VALIDATION_005,
-            field,
-            format!("`{field}` is longer than {MAX_TAG_NAME} characters"),
-        ));
-    }
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err(ApiError::invalid(
-            ErrorCode::VALIDATION_004,
-            field,
-            format!("`{field}` must not be blank"),
-        ));
-    }
+    let name = required_text(field, raw, MAX_TAG_NAME)?;
     Ok(TagName {
-        name: name.to_owned(),
         key: name.to_lowercase(),
+        name,
     })
 }
 

@@ -15,6 +15,7 @@ use crate::http::timestamp::Timestamp;
 use crate::store::{Store, TagName, TodoQuery, TodoRecord, TodoWrite};
 use crate::tags::model::Tag;
 use crate::tags::service::tag_name;
+use crate::text::{check_text, required_text};
 
 /// Longest title and description, in characters.
 pub const MAX_TITLE: usize = 255;
@@ -92,34 +93,12 @@ pub fn page(skip: Option<i64>, limit: Option<i64>) -> ApiResult<(i64, i64)> {
 }
 
 fn title(raw: &str) -> ApiResult<String> {
-    if raw.chars().count() > MAX_TITLE {
-        return Err(ApiError::invalid(
-            ErrorCode::VALIDATION_005,
-            "title",
-            "`title` is longer than 255 characters",
-        ));
-    }
-    let t = raw.trim();
-    if t.is_empty() {
-        return Err(ApiError::invalid(
-            ErrorCode::VALIDATION_004,
-            "title",
-            "`title` must not be blank",
-        ));
-    }
-    Ok(t.to_owned())
+    required_text("title", raw, MAX_TITLE)
 }
 
 fn description(raw: Option<String>) -> ApiResult<Option<String>> {
-    if raw
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
-    {
-        return Err(ApiError::invalid(
-            ErrorCode::VALIDATION_005,
-            "description",
-            "`description` is longer than 10000 characters",
-        ));
+    if let Some(d) = &raw {
+        check_text("description", d, MAX_DESCRIPTION)?;
     }
     Ok(raw)
 }

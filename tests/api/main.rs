@@ -10,3 +10,6 @@ mod helpers;
 mod auth;
 mod errors;
 mod migrations;
+mod tags;
+mod todos;
+mod properties;
