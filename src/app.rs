@@ -14,6 +14,7 @@ use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
 use crate::http::middleware::{handle, HttpContext, RouteTable};
 use crate::http::rate_limit::AuthRateLimiter;
+use crate::metrics::Metrics;
 use crate::openapi::api_service;
 use crate::store::{Pool, Store};
 use crate::tags::service::TagService;
@@ -26,6 +27,7 @@ pub struct AppState(Arc<Services>);
 /// The services of one instance.
 pub struct Services {
     pub config: Config,
+    pub metrics: Arc<Metrics>,
     pub store: Arc<dyn Store>,
     pub auth: AuthService,
     pub todos: TodoService,
@@ -40,11 +42,14 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+    pub fn new(config: Config, pool: &Pool) -> anyhow::Result<Self> {
+        let metrics = Arc::new(Metrics::new());
+        let store = pool.store(metrics.clone());
         let hasher = PasswordHasher::new(config.argon2, config.hash_workers, config.hash_queue)?;
         let keys = TokenKeys::new(&config);
         Ok(AppState(Arc::new(Services {
-            auth: AuthService::new(store.clone(), hasher, keys),
+            auth: AuthService::new(store.clone(), hasher, keys, metrics.clone()),
+            metrics,
             todos: TodoService::new(store.clone()),
             tags: TagService::new(store.clone()),
             store,
@@ -61,7 +66,7 @@ impl AppState {
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .connect_lazy("sqlite::memory:")
             .expect("in-memory SQLite URL is valid");
-        AppState::new(config, Pool::Sqlite(pool).store()).expect("default configuration is valid")
+        AppState::new(config, &Pool::Sqlite(pool)).expect("default configuration is valid")
     }
 }
 
@@ -70,6 +75,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
     let svc = api_service(&state);
     let ctx = Arc::new(HttpContext {
         routes: RouteTable::from_spec(&svc.spec()),
+        metrics: state.metrics.clone(),
         limiter: AuthRateLimiter::new(state.config.auth_rate_limit_per_minute),
     });
     spawn_housekeeping(state.clone(), ctx.clone());
@@ -83,8 +89,20 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .nest("/redoc", redoc)
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
+        .at("/metrics", metrics_endpoint(state.clone()))
         .data(state)
         .around(move |ep, req| handle(ep, req, ctx.clone()))
+}
+
+/// `GET /metrics`: the Prometheus text format, with fresh pool gauges.
+fn metrics_endpoint(state: AppState) -> impl Endpoint {
+    poem::endpoint::make_sync(move |_| {
+        let (size, idle) = state.store.pool_stats();
+        state.metrics.set_pool(size, idle);
+        poem::Response::builder()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(state.metrics.render())
+    })
 }
 
 /// Periodically purges expired revocations/sessions and idle rate-limit buckets.
@@ -134,7 +152,7 @@ impl App {
             .first()
             .and_then(|a| a.as_socket_addr().map(|s| s.port()))
             .unwrap_or(config.port);
-        let state = AppState::new(config, pool.store())?;
+        let state = AppState::new(config, &pool)?;
         Ok(App {
             acceptor,
             state,

@@ -7,6 +7,7 @@ use poem_openapi::{OAuthScopes, SecurityScheme};
 use super::service::CurrentUser;
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::http::middleware::CallerSlot;
 
 /// OAuth2 scopes (declared because OpenAPI 3.0 requires a scopes map; not enforced).
 #[derive(OAuthScopes)]
@@ -59,5 +60,9 @@ async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<CurrentUser>
     if bearer.token.is_empty() {
         return Err(ApiError::InvalidToken.into());
     }
-    Ok(state.auth.authenticate(&bearer.token).await?)
+    let user = state.auth.authenticate(&bearer.token).await?;
+    if let Some(slot) = req.extensions().get::<CallerSlot>() {
+        let _ = slot.0.set(user.id);
+    }
+    Ok(user)
 }

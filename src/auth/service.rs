@@ -9,6 +9,7 @@ use super::model::{TokenPair, TokenType, User};
 use super::password::{check_strength, PasswordHasher};
 use super::tokens::{Claims, TokenKeys, TokenKind};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::metrics::Metrics;
 use crate::store::{NewSession, Rotation, Store, StoreError, UserRecord};
 use crate::text::check_text;
 
@@ -24,6 +25,7 @@ pub struct AuthService {
     store: Arc<dyn Store>,
     hasher: PasswordHasher,
     keys: TokenKeys,
+    metrics: Arc<Metrics>,
 }
 
 /// Current time at the precision both databases keep (microseconds).
@@ -71,11 +73,21 @@ pub fn normalize_email(raw: &str) -> ApiResult<String> {
 }
 
 impl AuthService {
-    pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher, keys: TokenKeys) -> Self {
-        AuthService {
-            store,
-            hasher,
-            keys,
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: PasswordHasher,
+        keys: TokenKeys,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        AuthService { store, hasher, keys, metrics }
+    }
+
+    /// Logs an auth event (never with credentials) and counts it.
+    fn record(&self, event: &'static str, outcome: &'static str, user_id: Option<Uuid>) {
+        self.metrics.auth_event(event, outcome);
+        match user_id {
+            Some(id) => tracing::info!(event, outcome, user_id = %id, "auth event"),
+            None => tracing::info!(event, outcome, "auth event"),
         }
     }
 
@@ -143,7 +155,7 @@ impl AuthService {
     async fn login_normalized(&self, email: &str, password: String) -> ApiResult<TokenPair> {
         let Some(user) = self.store.user_by_email(email).await? else {
             self.hasher.verify_dummy(password).await?;
-            tracing::info!(event = "login", outcome = "failure", "login failed");
+            self.record("login", "failure", None);
             return Err(ApiError::InvalidCredentials);
         };
         if !self
@@ -152,12 +164,12 @@ impl AuthService {
             .await?
             || !user.is_active
         {
-            tracing::info!(event = "login", outcome = "failure", user_id = %user.id, "login failed");
+            self.record("login", "failure", Some(user.id));
             return Err(ApiError::InvalidCredentials);
         }
         let pair = self.open_session(&user).await?;
         self.store.touch_last_login(user.id, now()).await?;
-        tracing::info!(event = "login", outcome = "success", user_id = %user.id, "login succeeded");
+        self.record("login", "success", Some(user.id));
         Ok(pair)
     }
 
@@ -218,11 +230,11 @@ impl AuthService {
             .await?;
         match outcome {
             Rotation::Rotated => {
-                tracing::info!(event = "refresh", outcome = "success", user_id = %user.id, "token refreshed");
+                self.record("refresh", "success", Some(user.id));
                 Ok(self.pair(access.token, refresh.token))
             }
             Rotation::ReuseDetected => {
-                tracing::warn!(event = "refresh_reuse", outcome = "revoked", user_id = %user.id, "refresh token reuse detected; session revoked");
+                self.record("refresh_reuse", "revoked", Some(user.id));
                 Err(ApiError::TokenRevoked)
             }
             Rotation::Revoked => Err(ApiError::TokenRevoked),
@@ -263,7 +275,7 @@ impl AuthService {
                 .logout(other.sid, user.id, c.jti, c.expires_at(), at)
                 .await?;
         }
-        tracing::info!(event = "logout", outcome = "success", user_id = %user.id, "logged out");
+        self.record("logout", "success", Some(user.id));
         Ok(())
     }
 
@@ -300,7 +312,7 @@ impl AuthService {
         check_strength("new_password", &new)?;
         let hash = self.hasher.hash(new).await?;
         self.store.change_password(user.id, &hash, now()).await?;
-        tracing::info!(event = "password_change", outcome = "success", user_id = %user.id, "password changed; sessions revoked");
+        self.record("password_change", "success", Some(user.id));
         Ok(())
     }
 

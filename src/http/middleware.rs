@@ -1,7 +1,7 @@
 //! The outermost request wrapper: request ids, body limit, auth rate limit, and the
 //! rendering of every error (handler or framework) in the documented format.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use poem::http::{header, HeaderValue, Method, StatusCode};
@@ -13,6 +13,7 @@ use poem_openapi::error::{
 use super::body::serde_error;
 use super::rate_limit::{AuthRateLimiter, LIMITED_PATHS};
 use crate::error::{ApiError, ErrorCode};
+use crate::metrics::Metrics;
 
 /// Largest request body read, in bytes (1 MiB).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -20,6 +21,10 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// The request's id (echoed `X-Request-ID` or a new UUID), stored in request extensions.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
+
+/// Where authentication leaves the caller's id for the request log line.
+#[derive(Debug, Clone, Default)]
+pub struct CallerSlot(pub Arc<OnceLock<uuid::Uuid>>);
 
 /// Query and path parameters whose values are enums (VALIDATION_006 when invalid).
 const ENUM_PARAMS: &[&str] = &["sort_by", "sort_order", "priority"];
@@ -46,6 +51,11 @@ impl RouteTable {
                 let segments = template.split('/').map(str::to_owned).collect();
                 routes.push((segments, template.clone(), methods.join(", ")));
             }
+        }
+        // Plain routes outside the spec, so their metrics get a route label too.
+        for path in ["/metrics", "/docs", "/redoc", "/openapi.json", "/openapi.yaml"] {
+            let segments = path.split('/').map(str::to_owned).collect();
+            routes.push((segments, path.to_owned(), "GET, HEAD".to_owned()));
         }
         RouteTable { routes }
     }
@@ -86,6 +96,7 @@ impl RouteTable {
 /// Shared parts the wrapper needs.
 pub struct HttpContext {
     pub routes: RouteTable,
+    pub metrics: Arc<Metrics>,
     pub limiter: AuthRateLimiter,
 }
 
@@ -204,6 +215,8 @@ pub async fn handle<E: Endpoint>(
     let started = Instant::now();
     let id = request_id(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
+    let caller = CallerSlot::default();
+    req.extensions_mut().insert(caller.clone());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
 
@@ -224,12 +237,16 @@ pub async fn handle<E: Endpoint>(
         resp.headers_mut().insert("x-request-id", v);
     }
     let route = ctx.routes.template(&path).unwrap_or("unmatched");
+    let status = resp.status().as_u16();
+    let elapsed = started.elapsed().as_secs_f64();
+    ctx.metrics.observe_request(method.as_str(), route, status, elapsed);
     tracing::info!(
         request_id = %id,
         method = %method,
         route,
-        status = resp.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        status,
+        latency_ms = elapsed * 1000.0,
+        user_id = caller.0.get().map(tracing::field::display),
         "request"
     );
     Ok(resp)

@@ -13,6 +13,8 @@ use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
+use crate::metrics::Metrics;
+
 /// Failures of the storage layer; the services turn them into API errors.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -292,6 +294,8 @@ pub trait Store: UserStore + SessionStore + TodoStore + TagStore {
     async fn ping(&self) -> StoreResult<()>;
     /// Which backend this is (`postgres` or `sqlite`).
     fn backend(&self) -> Backend;
+    /// Connections in the pool: (open, idle).
+    fn pool_stats(&self) -> (u32, usize);
 }
 
 /// The database backends the service runs on.
@@ -411,11 +415,11 @@ impl Pool {
         }
     }
 
-    /// The storage interface over this pool.
-    pub fn store(&self) -> Arc<dyn Store> {
+    /// The storage interface over this pool, timing operations into `metrics`.
+    pub fn store(&self, metrics: Arc<Metrics>) -> Arc<dyn Store> {
         match self {
-            Pool::Postgres(p) => Arc::new(p.clone()),
-            Pool::Sqlite(p) => Arc::new(p.clone()),
+            Pool::Postgres(p) => Arc::new(sql::SqlStore { pool: p.clone(), metrics }),
+            Pool::Sqlite(p) => Arc::new(sql::SqlStore { pool: p.clone(), metrics }),
         }
     }
 }

@@ -3,9 +3,19 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
 use uuid::Uuid;
 
+use crate::metrics::Metrics;
+
 use super::*;
+
+/// A pool of one backend, timing every operation into the metrics.
+pub struct SqlStore<P> {
+    pub pool: P,
+    pub metrics: Arc<Metrics>,
+}
 
 const USER_COLUMNS: &str =
     "id, email, name, password_hash, is_active, last_login_at, created_at, updated_at";
@@ -42,8 +52,9 @@ fn like_pattern(s: &str) -> String {
 macro_rules! sql_stores {
     ($pool:ty, $db:ty, $backend:expr) => {
         #[async_trait]
-        impl UserStore for $pool {
+        impl UserStore for SqlStore<$pool> {
             async fn create_user(&self, u: &UserRecord) -> StoreResult<()> {
+                let _timer = self.metrics.db_timer("create_user");
                 sqlx::query(
                     "INSERT INTO users (id, email, name, password_hash, is_active, last_login_at, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -56,32 +67,36 @@ macro_rules! sql_stores {
                 .bind(u.last_login_at)
                 .bind(u.created_at)
                 .bind(u.updated_at)
-                .execute(self)
+                .execute(&self.pool)
                 .await?;
                 Ok(())
             }
 
             async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
+                let _timer = self.metrics.db_timer("user_by_email");
                 let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = $1");
-                Ok(sqlx::query_as(&sql).bind(email).fetch_optional(self).await?)
+                Ok(sqlx::query_as(&sql).bind(email).fetch_optional(&self.pool).await?)
             }
 
             async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>> {
+                let _timer = self.metrics.db_timer("user_by_id");
                 let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-                Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self).await?)
+                Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
             }
 
             async fn touch_last_login(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+                let _timer = self.metrics.db_timer("touch_last_login");
                 sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
                     .bind(id)
                     .bind(at)
-                    .execute(self)
+                    .execute(&self.pool)
                     .await?;
                 Ok(())
             }
 
             async fn change_password(&self, id: Uuid, hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
-                let mut tx = self.begin().await?;
+                let _timer = self.metrics.db_timer("change_password");
+                let mut tx = self.pool.begin().await?;
                 sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
                     .bind(id)
                     .bind(hash)
@@ -101,8 +116,9 @@ macro_rules! sql_stores {
         }
 
         #[async_trait]
-        impl SessionStore for $pool {
+        impl SessionStore for SqlStore<$pool> {
             async fn create_session(&self, s: &NewSession, at: DateTime<Utc>) -> StoreResult<()> {
+                let _timer = self.metrics.db_timer("create_session");
                 sqlx::query(
                     "INSERT INTO sessions (id, user_id, refresh_jti, expires_at, revoked_at, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, NULL, $5, $5)",
@@ -112,7 +128,7 @@ macro_rules! sql_stores {
                 .bind(s.refresh_jti)
                 .bind(s.expires_at)
                 .bind(at)
-                .execute(self)
+                .execute(&self.pool)
                 .await?;
                 Ok(())
             }
@@ -126,6 +142,7 @@ macro_rules! sql_stores {
                 expires_at: DateTime<Utc>,
                 at: DateTime<Utc>,
             ) -> StoreResult<Rotation> {
+                let _timer = self.metrics.db_timer("rotate_refresh");
                 // Compare-and-swap: only the current refresh token of a live session rotates.
                 let rotated = sqlx::query(
                     "UPDATE sessions SET refresh_jti = $4, expires_at = $5, updated_at = $6 \
@@ -137,7 +154,7 @@ macro_rules! sql_stores {
                 .bind(next_jti)
                 .bind(expires_at)
                 .bind(at)
-                .execute(self)
+                .execute(&self.pool)
                 .await?
                 .rows_affected();
                 if rotated == 1 {
@@ -152,7 +169,7 @@ macro_rules! sql_stores {
                 .bind(user_id)
                 .bind(at)
                 .bind(presented_jti)
-                .execute(self)
+                .execute(&self.pool)
                 .await?
                 .rows_affected();
                 Ok(if revoked == 1 { Rotation::ReuseDetected } else { Rotation::Revoked })
@@ -166,7 +183,8 @@ macro_rules! sql_stores {
                 access_exp: DateTime<Utc>,
                 at: DateTime<Utc>,
             ) -> StoreResult<()> {
-                let mut tx = self.begin().await?;
+                let _timer = self.metrics.db_timer("logout");
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO revoked_tokens (jti, user_id, expires_at, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $4) ON CONFLICT (jti) DO NOTHING",
@@ -196,6 +214,7 @@ macro_rules! sql_stores {
                 session_id: Uuid,
                 jti: Uuid,
             ) -> StoreResult<Option<TokenStatus>> {
+                let _timer = self.metrics.db_timer("token_status");
                 Ok(sqlx::query_as(
                     "SELECT u.is_active, \
                        (SELECT COUNT(*) FROM sessions s WHERE s.id = $2 AND s.user_id = u.id AND s.revoked_at IS NULL) AS active_sessions, \
@@ -205,19 +224,20 @@ macro_rules! sql_stores {
                 .bind(user_id)
                 .bind(session_id)
                 .bind(jti)
-                .fetch_optional(self)
+                .fetch_optional(&self.pool)
                 .await?)
             }
 
             async fn purge_expired(&self, now: DateTime<Utc>, session_cutoff: DateTime<Utc>) -> StoreResult<u64> {
+                let _timer = self.metrics.db_timer("purge_expired");
                 let tokens = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
                     .bind(now)
-                    .execute(self)
+                    .execute(&self.pool)
                     .await?
                     .rows_affected();
                 let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
                     .bind(session_cutoff)
-                    .execute(self)
+                    .execute(&self.pool)
                     .await?
                     .rows_affected();
                 Ok(tokens + sessions)
@@ -225,7 +245,7 @@ macro_rules! sql_stores {
         }
 
         #[async_trait]
-        impl TodoStore for $pool {
+        impl TodoStore for SqlStore<$pool> {
             async fn insert_todo(
                 &self,
                 id: Uuid,
@@ -234,7 +254,8 @@ macro_rules! sql_stores {
                 tags: &[TagName],
                 at: DateTime<Utc>,
             ) -> StoreResult<()> {
-                let mut tx = self.begin().await?;
+                let _timer = self.metrics.db_timer("insert_todo");
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO todos (id, user_id, title, title_key, description, search_text, is_completed, \
                        priority, due_date, completed_at, version, created_at, updated_at) \
@@ -259,8 +280,9 @@ macro_rules! sql_stores {
             }
 
             async fn todo_by_id(&self, id: Uuid) -> StoreResult<Option<TodoRecord>> {
+                let _timer = self.metrics.db_timer("todo_by_id");
                 let sql = format!("SELECT {TODO_COLUMNS} FROM todos WHERE id = $1");
-                Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self).await?)
+                Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
             }
 
             async fn update_todo(
@@ -272,9 +294,10 @@ macro_rules! sql_stores {
                 tags: Option<&[TagName]>,
                 at: DateTime<Utc>,
             ) -> StoreResult<bool> {
+                let _timer = self.metrics.db_timer("update_todo");
                 // The version check and the write are one statement, so concurrent
                 // writers cannot both succeed; it also takes the write lock first.
-                let mut tx = self.begin().await?;
+                let mut tx = self.pool.begin().await?;
                 let updated = sqlx::query(
                     "UPDATE todos SET title = $4, title_key = $5, description = $6, search_text = $7, \
                        is_completed = $8, priority = $9, due_date = $10, completed_at = $11, \
@@ -311,19 +334,21 @@ macro_rules! sql_stores {
             }
 
             async fn delete_todo(&self, id: Uuid, user_id: Uuid, expected_version: Option<i64>) -> StoreResult<bool> {
+                let _timer = self.metrics.db_timer("delete_todo");
                 let deleted = sqlx::query(
                     "DELETE FROM todos WHERE id = $1 AND user_id = $2 AND ($3 IS NULL OR version = $3)",
                 )
                 .bind(id)
                 .bind(user_id)
                 .bind(expected_version)
-                .execute(self)
+                .execute(&self.pool)
                 .await?
                 .rows_affected();
                 Ok(deleted == 1)
             }
 
             async fn list_todos(&self, q: &TodoQuery) -> StoreResult<(Vec<TodoRecord>, i64)> {
+                let _timer = self.metrics.db_timer("list_todos");
                 let mut b = sqlx::QueryBuilder::<$db>::new(format!(
                     "SELECT {TODO_COLUMNS}, COUNT(*) OVER () AS total_count FROM todos WHERE user_id = "
                 ));
@@ -331,7 +356,7 @@ macro_rules! sql_stores {
                 push_filters!(b, q);
                 b.push(order_clause(q));
                 b.push(" LIMIT ").push_bind(q.limit).push(" OFFSET ").push_bind(q.skip);
-                let rows = b.build().fetch_all(self).await?;
+                let rows = b.build().fetch_all(&self.pool).await?;
                 let mut total = None;
                 let mut items = Vec::with_capacity(rows.len());
                 for row in &rows {
@@ -347,13 +372,14 @@ macro_rules! sql_stores {
                         let mut c = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM todos WHERE user_id = ");
                         c.push_bind(q.user_id);
                         push_filters!(c, q);
-                        c.build_query_scalar::<i64>().fetch_one(self).await?
+                        c.build_query_scalar::<i64>().fetch_one(&self.pool).await?
                     }
                 };
                 Ok((items, total))
             }
 
             async fn tags_of_todos(&self, todo_ids: &[Uuid]) -> StoreResult<Vec<TodoTagRecord>> {
+                let _timer = self.metrics.db_timer("tags_of_todos");
                 if todo_ids.is_empty() {
                     return Ok(vec![]);
                 }
@@ -366,13 +392,14 @@ macro_rules! sql_stores {
                     sep.push_bind(*id);
                 }
                 b.push(") ORDER BY g.name_key, g.id");
-                Ok(b.build_query_as().fetch_all(self).await?)
+                Ok(b.build_query_as().fetch_all(&self.pool).await?)
             }
         }
 
         #[async_trait]
-        impl TagStore for $pool {
+        impl TagStore for SqlStore<$pool> {
             async fn insert_tag(&self, t: &TagRecord, key: &str) -> StoreResult<()> {
+                let _timer = self.metrics.db_timer("insert_tag");
                 sqlx::query(
                     "INSERT INTO tags (id, user_id, name, name_key, color, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -384,21 +411,23 @@ macro_rules! sql_stores {
                 .bind(&t.color)
                 .bind(t.created_at)
                 .bind(t.updated_at)
-                .execute(self)
+                .execute(&self.pool)
                 .await?;
                 Ok(())
             }
 
             async fn tag_by_id(&self, id: Uuid) -> StoreResult<Option<TagRecord>> {
+                let _timer = self.metrics.db_timer("tag_by_id");
                 Ok(sqlx::query_as(
                     "SELECT id, user_id, name, color, created_at, updated_at FROM tags WHERE id = $1",
                 )
                 .bind(id)
-                .fetch_optional(self)
+                .fetch_optional(&self.pool)
                 .await?)
             }
 
             async fn list_tags(&self, user_id: Uuid, skip: i64, limit: i64) -> StoreResult<(Vec<TagRecord>, i64)> {
+                let _timer = self.metrics.db_timer("list_tags");
                 let items = sqlx::query_as(
                     "SELECT id, user_id, name, color, created_at, updated_at FROM tags WHERE user_id = $1 \
                      ORDER BY name_key, id LIMIT $2 OFFSET $3",
@@ -406,16 +435,17 @@ macro_rules! sql_stores {
                 .bind(user_id)
                 .bind(limit)
                 .bind(skip)
-                .fetch_all(self)
+                .fetch_all(&self.pool)
                 .await?;
                 let total = sqlx::query_scalar("SELECT COUNT(*) FROM tags WHERE user_id = $1")
                     .bind(user_id)
-                    .fetch_one(self)
+                    .fetch_one(&self.pool)
                     .await?;
                 Ok((items, total))
             }
 
             async fn update_tag(&self, t: &TagRecord, key: &str) -> StoreResult<()> {
+                let _timer = self.metrics.db_timer("update_tag");
                 sqlx::query(
                     "UPDATE tags SET name = $3, name_key = $4, color = $5, updated_at = $6 WHERE id = $1 AND user_id = $2",
                 )
@@ -425,16 +455,17 @@ macro_rules! sql_stores {
                 .bind(key)
                 .bind(&t.color)
                 .bind(t.updated_at)
-                .execute(self)
+                .execute(&self.pool)
                 .await?;
                 Ok(())
             }
 
             async fn delete_tag(&self, id: Uuid, user_id: Uuid) -> StoreResult<bool> {
+                let _timer = self.metrics.db_timer("delete_tag");
                 let deleted = sqlx::query("DELETE FROM tags WHERE id = $1 AND user_id = $2")
                     .bind(id)
                     .bind(user_id)
-                    .execute(self)
+                    .execute(&self.pool)
                     .await?
                     .rows_affected();
                 Ok(deleted == 1)
@@ -442,14 +473,19 @@ macro_rules! sql_stores {
         }
 
         #[async_trait]
-        impl Store for $pool {
+        impl Store for SqlStore<$pool> {
             async fn ping(&self) -> StoreResult<()> {
-                sqlx::query("SELECT 1").execute(self).await?;
+                let _timer = self.metrics.db_timer("ping");
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
             }
 
             fn backend(&self) -> Backend {
                 $backend
+            }
+
+            fn pool_stats(&self) -> (u32, usize) {
+                (self.pool.size(), self.pool.num_idle())
             }
         }
     };
