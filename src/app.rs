@@ -44,7 +44,7 @@ impl Deref for AppState {
 impl AppState {
     pub fn new(config: Config, pool: &Pool) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::new());
-        let store = pool.store(metrics.clone());
+        let store = pool.store(metrics.clone(), &config.db);
         let hasher = PasswordHasher::new(config.argon2, config.hash_workers, config.hash_queue)?;
         let keys = TokenKeys::new(&config);
         Ok(AppState(Arc::new(Services {
@@ -141,7 +141,7 @@ pub struct App {
 impl App {
     /// Connects the database, applies migrations (unless disabled) and binds the port.
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let pool = Pool::connect(&config.database_url, config.pool_size).await?;
+        let pool = Pool::connect_with(&config.database_url, config.pool_size, &config.db).await?;
         if config.migrate_on_start {
             pool.migrate_up().await?;
         }

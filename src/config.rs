@@ -57,6 +57,8 @@ pub struct Config {
     /// Hash requests that may wait for a worker before login answers 503.
     pub hash_queue: usize,
     pub pool_size: u32,
+    /// Database timeouts and circuit breaker (`DB_*` variables).
+    pub db: crate::store::DbSettings,
     pub cors_origins: Vec<String>,
     /// Auth requests per minute per client IP; 0 switches limiting off.
     pub auth_rate_limit_per_minute: u32,
@@ -64,7 +66,15 @@ pub struct Config {
     pub log_format: LogFormat,
     pub migrate_on_start: bool,
     pub otel_endpoint: Option<String>,
+    pub otel_protocol: OtlpProtocol,
     pub otel_service_name: String,
+}
+
+/// Transport of OTLP trace export (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    HttpProtobuf,
+    Grpc,
 }
 
 /// How log lines are written.
@@ -161,6 +171,7 @@ impl Config {
             )?,
             hash_queue: parse("PASSWORD_HASH_QUEUE", var("PASSWORD_HASH_QUEUE"), 64)?,
             pool_size: parse("DATABASE_POOL_SIZE", var("DATABASE_POOL_SIZE"), 20)?,
+            db: crate::store::DbSettings::from_lookup(&var)?,
             cors_origins: var("CORS_ORIGINS")
                 .map(|v| {
                     v.split(',')
@@ -178,6 +189,11 @@ impl Config {
             log_format,
             migrate_on_start: parse("MIGRATE_ON_START", var("MIGRATE_ON_START"), true)?,
             otel_endpoint: var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            otel_protocol: match var("OTEL_EXPORTER_OTLP_PROTOCOL").as_deref() {
+                None | Some("http/protobuf") => OtlpProtocol::HttpProtobuf,
+                Some("grpc") => OtlpProtocol::Grpc,
+                Some(other) => bail!("OTEL_EXPORTER_OTLP_PROTOCOL={other:?} is invalid: use http/protobuf or grpc"),
+            },
             otel_service_name: var("OTEL_SERVICE_NAME").unwrap_or_else(|| "todo-api".into()),
         };
         if config.access_token_minutes <= 0 || config.refresh_token_days <= 0 {

@@ -1,24 +1,82 @@
-//! Logging setup: JSON lines (default) or pretty text, filtered by `LOG_LEVEL`.
+//! Logging (JSON lines or pretty text) and OpenTelemetry tracing with OTLP export.
+//!
+//! A tracer provider is always installed, so every request has a trace id for its log
+//! line; spans leave the process only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{fmt, EnvFilter};
+use tracing_subscriber::{fmt, EnvFilter, Layer};
 
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, LogFormat, OtlpProtocol};
 
-/// Installs the global subscriber; later calls are no-ops.
-pub fn init(config: &Config) {
+/// Flushes and stops trace export when dropped (at shutdown).
+pub struct TelemetryGuard {
+    provider: SdkTracerProvider,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Err(e) = self.provider.shutdown() {
+            eprintln!("warning: flushing traces failed: {e}");
+        }
+    }
+}
+
+/// The OTLP exporter for the configured endpoint and protocol.
+fn exporter(config: &Config, endpoint: &str) -> anyhow::Result<SpanExporter> {
+    Ok(match config.otel_protocol {
+        OtlpProtocol::HttpProtobuf => {
+            let base = endpoint.trim_end_matches('/');
+            let url = if base.ends_with("/v1/traces") {
+                base.to_owned()
+            } else {
+                format!("{base}/v1/traces")
+            };
+            SpanExporter::builder().with_http().with_endpoint(url).build()?
+        }
+        OtlpProtocol::Grpc => SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()?,
+    })
+}
+
+/// Installs the global subscriber and propagator; keep the guard until exit.
+pub fn init(config: &Config) -> anyhow::Result<TelemetryGuard> {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let resource = Resource::builder()
+        .with_service_name(config.otel_service_name.clone())
+        .build();
+    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    if let Some(endpoint) = &config.otel_endpoint {
+        // Batch export runs on its own thread: requests never wait for the collector.
+        builder = builder.with_batch_exporter(exporter(config, endpoint)?);
+    }
+    let provider = builder.build();
+    let tracer = provider.tracer("todo-api");
+    opentelemetry::global::set_tracer_provider(provider.clone());
+
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let _ = match config.log_format {
-        LogFormat::Json => registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .with_current_span(false)
-                    .with_span_list(false),
-            )
-            .try_init(),
-        LogFormat::Pretty => registry.with(fmt::layer().pretty()).try_init(),
+    let logs = match config.log_format {
+        LogFormat::Json => fmt::layer()
+            .json()
+            .with_current_span(false)
+            .with_span_list(false)
+            .boxed(),
+        LogFormat::Pretty => fmt::layer().pretty().boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(EnvFilter::new("todo_api=info")),
+        )
+        .try_init();
+    Ok(TelemetryGuard { provider })
 }

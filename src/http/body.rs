@@ -75,10 +75,25 @@ impl<'a, T: Type + DeserializeOwned> ApiExtractor<'a> for JsonBody<T> {
             })?,
             _ => return Err(ApiError::UnsupportedMediaType.into()),
         };
-        serde_path_to_error::deserialize(value)
-            .map(JsonBody)
-            .map_err(|e| serde_error(e.path().to_string(), &e.into_inner().to_string()).into())
+        parse_body(value, T::IS_REQUIRED).map(JsonBody).map_err(Into::into)
     }
+}
+
+/// Deserializes a body that must be a JSON object (or absent, when not `required`).
+pub fn parse_body<T: DeserializeOwned>(value: Value, required: bool) -> Result<T, ApiError> {
+    match &value {
+        Value::Object(_) => {}
+        Value::Null if !required => {}
+        _ => {
+            return Err(ApiError::invalid(
+                ErrorCode::VALIDATION_004,
+                "body",
+                "The body must be a JSON object",
+            ))
+        }
+    }
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| serde_error(e.path().to_string(), &e.into_inner().to_string()))
 }
 
 /// Maps a serde message about `field` (a path, `.` for the root) to a catalog error.
@@ -135,8 +150,7 @@ mod tests {
     }
 
     fn parse(v: Value) -> Result<Sample, ApiError> {
-        serde_path_to_error::deserialize(v)
-            .map_err(|e| serde_error(e.path().to_string(), &e.into_inner().to_string()))
+        parse_body(v, true)
     }
 
     fn code_and_field(e: ApiError) -> (ErrorCode, String) {

@@ -4,6 +4,10 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use opentelemetry::trace::TraceContextExt;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
 use poem::http::{header, HeaderValue, Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::error::{
@@ -226,18 +230,39 @@ pub async fn handle<E: Endpoint>(
             pre = ctx.limiter.check(ip);
         }
     }
-    let mut resp = match pre {
-        Err(e) => e.to_response(&id),
-        Ok(()) => match ep.call(req).await {
-            Ok(r) => r.into_response(),
-            Err(e) => classify(e, &ctx.routes, &path).to_response(&id),
-        },
-    };
+    let route = ctx.routes.template(&path).unwrap_or("unmatched");
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{method} {route}"),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = route,
+        url.path = %path,
+        http.response.status_code = tracing::field::Empty,
+        request_id = %id,
+    );
+    // Join the caller's trace when it sent a W3C `traceparent`.
+    let parent = opentelemetry::global::get_text_map_propagator(|p| {
+        p.extract(&opentelemetry_http::HeaderExtractor(req.headers()))
+    });
+    let _ = span.set_parent(parent);
+    let mut resp = async {
+        match pre {
+            Err(e) => e.to_response(&id),
+            Ok(()) => match ep.call(req).await {
+                Ok(r) => r.into_response(),
+                Err(e) => classify(e, &ctx.routes, &path).to_response(&id),
+            },
+        }
+    }
+    .instrument(span.clone())
+    .await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
-    let route = ctx.routes.template(&path).unwrap_or("unmatched");
     let status = resp.status().as_u16();
+    span.record("http.response.status_code", status);
+    let trace_id = span.context().span().span_context().trace_id();
     let elapsed = started.elapsed().as_secs_f64();
     ctx.metrics.observe_request(method.as_str(), route, status, elapsed);
     tracing::info!(
@@ -247,6 +272,7 @@ pub async fn handle<E: Endpoint>(
         status,
         latency_ms = elapsed * 1000.0,
         user_id = caller.0.get().map(tracing::field::display),
+        trace_id = %trace_id,
         "request"
     );
     Ok(resp)

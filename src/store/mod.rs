@@ -4,9 +4,11 @@
 //! compiled for each backend with its native types (uuid/timestamptz on Postgres,
 //! BLOB/TEXT on SQLite).
 
+mod breaker;
 mod sql;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,6 +16,10 @@ use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
 use crate::metrics::Metrics;
+
+pub use breaker::{
+    BreakerSettings, BreakerState, CircuitBreaker, GuardedStore, Outcome, Permit, Rejected,
+};
 
 /// Failures of the storage layer; the services turn them into API errors.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +44,59 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
+            sqlx::Error::Database(db) if transient_database_error(db.as_ref()).is_some() => {
+                StoreError::Unavailable(e)
+            }
             _ => StoreError::Other(e),
+        }
+    }
+}
+
+/// Why a database-reported error is temporary, if it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transient {
+    /// The server cannot serve this connection (shutting down, starting, connection
+    /// limit, connection exception): counts towards the circuit breaker.
+    Connection,
+    /// A statement hit `statement_timeout` (Postgres) or the lock wait gave up
+    /// (SQLite `BUSY`/`LOCKED`): the database is there, but slow.
+    Timeout,
+}
+
+fn transient_database_error(db: &dyn sqlx::error::DatabaseError) -> Option<Transient> {
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        let code = pg.code();
+        return match code {
+            // query_canceled: statement_timeout fired.
+            "57014" => Some(Transient::Timeout),
+            // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections.
+            "57P01" | "57P02" | "57P03" | "53300" => Some(Transient::Connection),
+            // Class 08: connection exception.
+            c if c.starts_with("08") => Some(Transient::Connection),
+            _ => None,
+        };
+    }
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // Primary result codes SQLITE_BUSY (5) and SQLITE_LOCKED (6), also as extended codes.
+        let primary = db.code()?.parse::<i32>().ok()? & 0xff;
+        return matches!(primary, 5 | 6).then_some(Transient::Timeout);
+    }
+    None
+}
+
+impl StoreError {
+    /// Whether this failure says the database could not be reached (connection refused
+    /// or reset, pool timeout, TLS failure, the server refusing connections, a call
+    /// that ran past its deadline): what the circuit breaker counts.
+    pub fn is_connection_failure(&self) -> bool {
+        let StoreError::Unavailable(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Database(db) => {
+                transient_database_error(db.as_ref()) == Some(Transient::Connection)
+            }
+            _ => true,
         }
     }
 }
@@ -328,6 +386,80 @@ impl Backend {
     }
 }
 
+/// Timeouts and circuit breaker of the database layer, from the `DB_*` variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbSettings {
+    /// Longest wait for a pooled connection, including (re)connecting
+    /// (`DB_ACQUIRE_TIMEOUT_MS`, default 1000).
+    pub acquire_timeout: Duration,
+    /// Server-side limit of one statement on PostgreSQL (`DB_STATEMENT_TIMEOUT_MS`,
+    /// default 5000; 0 switches it off). SQLite waits up to 5 s for a lock instead.
+    pub statement_timeout: Duration,
+    /// When the store's circuit breaker opens (`DB_BREAKER_FAILURES`, default 5, 0
+    /// switches it off) and how long it stays open (`DB_BREAKER_COOLDOWN_MS`, default 2000).
+    pub breaker: BreakerSettings,
+}
+
+impl Default for DbSettings {
+    fn default() -> Self {
+        DbSettings {
+            acquire_timeout: Duration::from_secs(1),
+            statement_timeout: Duration::from_secs(5),
+            breaker: BreakerSettings::default(),
+        }
+    }
+}
+
+/// How long SQLite waits for a lock before a statement fails with `BUSY`.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl DbSettings {
+    /// Reads the `DB_*` variables through `var` (unset or blank: the default).
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let d = DbSettings::default();
+        let num = |k: &str, default: u64| -> anyhow::Result<u64> {
+            match var(k).filter(|v| !v.trim().is_empty()) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("{k}={v:?} is invalid: {e}")),
+            }
+        };
+        let ms = |k: &str, default: Duration| {
+            num(k, default.as_millis() as u64).map(Duration::from_millis)
+        };
+        let settings = DbSettings {
+            acquire_timeout: ms("DB_ACQUIRE_TIMEOUT_MS", d.acquire_timeout)?,
+            statement_timeout: ms("DB_STATEMENT_TIMEOUT_MS", d.statement_timeout)?,
+            breaker: BreakerSettings {
+                failure_threshold: u32::try_from(num(
+                    "DB_BREAKER_FAILURES",
+                    u64::from(d.breaker.failure_threshold),
+                )?)
+                .map_err(|_| anyhow::anyhow!("DB_BREAKER_FAILURES is too large"))?,
+                cooldown: ms("DB_BREAKER_COOLDOWN_MS", d.breaker.cooldown)?,
+            },
+        };
+        if settings.acquire_timeout.is_zero() {
+            anyhow::bail!("DB_ACQUIRE_TIMEOUT_MS must be at least 1");
+        }
+        Ok(settings)
+    }
+
+    /// The client-side deadline of one whole store call: room for acquiring a
+    /// connection and two slow statements. It catches a silent network (no reset,
+    /// no answer), which no server-side timeout can.
+    pub fn call_deadline(&self) -> Duration {
+        let statement = if self.statement_timeout.is_zero() {
+            SQLITE_BUSY_TIMEOUT
+        } else {
+            self.statement_timeout.max(SQLITE_BUSY_TIMEOUT)
+        };
+        self.acquire_timeout + 2 * statement
+    }
+}
+
 /// An open connection pool of either backend.
 #[derive(Clone, Debug)]
 pub enum Pool {
@@ -336,14 +468,24 @@ pub enum Pool {
 }
 
 impl Pool {
-    /// Connects lazily-checked pools with timeouts; SQLite runs in WAL mode.
+    /// Connects with the default [`DbSettings`] (tools and tests).
     pub async fn connect(url: &str, size: u32) -> anyhow::Result<Self> {
+        Self::connect_with(url, size, &DbSettings::default()).await
+    }
+
+    /// Connects a pool of at most `size` connections (SQLite: at most 8, in WAL mode).
+    /// Acquiring a connection gives up after `acquire_timeout`; on Postgres every
+    /// statement is limited by `statement_timeout` (set at connection start-up).
+    pub async fn connect_with(url: &str, size: u32, settings: &DbSettings) -> anyhow::Result<Self> {
         use std::str::FromStr;
-        use std::time::Duration;
-        let acquire = Duration::from_secs(3);
+        let acquire = settings.acquire_timeout;
         Ok(match Backend::from_url(url)? {
             Backend::Postgres => {
-                let opts = sqlx::postgres::PgConnectOptions::from_str(url)?;
+                let mut opts = sqlx::postgres::PgConnectOptions::from_str(url)?;
+                if !settings.statement_timeout.is_zero() {
+                    let ms = settings.statement_timeout.as_millis().to_string();
+                    opts = opts.options([("statement_timeout", ms.as_str())]);
+                }
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(size)
                     .acquire_timeout(acquire)
@@ -356,7 +498,7 @@ impl Pool {
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                     .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(5));
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT);
                 let pool = sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(size.min(8))
                     .acquire_timeout(acquire)
@@ -415,11 +557,23 @@ impl Pool {
         }
     }
 
-    /// The storage interface over this pool, timing operations into `metrics`.
-    pub fn store(&self, metrics: Arc<Metrics>) -> Arc<dyn Store> {
-        match self {
-            Pool::Postgres(p) => Arc::new(sql::SqlStore { pool: p.clone(), metrics }),
-            Pool::Sqlite(p) => Arc::new(sql::SqlStore { pool: p.clone(), metrics }),
-        }
+    /// The storage interface over this pool, timing operations into `metrics`, behind
+    /// the circuit breaker and call deadline of `settings` (see [`GuardedStore`]).
+    pub fn store(&self, metrics: Arc<Metrics>, settings: &DbSettings) -> Arc<dyn Store> {
+        let sql: Arc<dyn Store> = match self {
+            Pool::Postgres(p) => Arc::new(sql::SqlStore {
+                pool: p.clone(),
+                metrics,
+            }),
+            Pool::Sqlite(p) => Arc::new(sql::SqlStore {
+                pool: p.clone(),
+                metrics,
+            }),
+        };
+        Arc::new(GuardedStore::new(
+            sql,
+            settings.breaker,
+            settings.call_deadline(),
+        ))
     }
 }

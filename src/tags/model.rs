@@ -61,7 +61,7 @@ pub struct TagPatch {
     #[oai(validator(min_length = 1, max_length = 50, pattern = r"\S"))]
     #[serde(default)]
     pub name: MaybeUndefined<String>,
-    #[oai(validator(pattern = "^#[0-9A-Fa-f]{6}$"))]
+    #[oai(nullable, validator(pattern = "^#[0-9A-Fa-f]{6}$"))]
     #[serde(default)]
     pub color: MaybeUndefined<String>,
 }

@@ -142,11 +142,12 @@ pub struct TodoPatch {
     #[oai(validator(min_length = 1, max_length = 255, pattern = r"\S"))]
     #[serde(default)]
     pub title: MaybeUndefined<String>,
-    #[oai(validator(max_length = 10000))]
+    #[oai(nullable, validator(max_length = 10000))]
     #[serde(default)]
     pub description: MaybeUndefined<String>,
     #[serde(default)]
     pub priority: MaybeUndefined<Priority>,
+    #[oai(nullable)]
     #[serde(default)]
     pub due_date: MaybeUndefined<DateTime<Utc>>,
     #[serde(default)]
