@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::http::middleware::{handle, HttpContext, RouteTable};
 use crate::http::rate_limit::AuthRateLimiter;
 use crate::metrics::Metrics;
-use crate::openapi::api_service;
+use crate::openapi::{api_service, spec_document};
 use crate::store::{Pool, Store};
 use crate::tags::service::TagService;
 use crate::todos::service::TodoService;
@@ -73,16 +73,20 @@ impl AppState {
 /// The whole HTTP application over `state`.
 pub fn endpoint(state: AppState) -> impl Endpoint {
     let svc = api_service(&state);
+    let spec = spec_document(&svc);
     let ctx = Arc::new(HttpContext {
-        routes: RouteTable::from_spec(&svc.spec()),
+        routes: RouteTable::from_spec(&spec),
         metrics: state.metrics.clone(),
         limiter: AuthRateLimiter::new(state.config.auth_rate_limit_per_minute),
     });
     spawn_housekeeping(state.clone(), ctx.clone());
     let docs = svc.swagger_ui();
     let redoc = svc.redoc();
-    let spec_json = svc.spec_endpoint();
-    let spec_yaml = svc.spec_endpoint_yaml();
+    let spec_json = static_text("application/json", spec.to_string());
+    let spec_yaml = static_text(
+        "application/x-yaml",
+        serde_yaml::to_string(&spec).unwrap_or_default(),
+    );
     Route::new()
         .nest("/", svc)
         .nest("/docs", docs)
@@ -92,6 +96,15 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .at("/metrics", metrics_endpoint(state.clone()))
         .data(state)
         .around(move |ep, req| handle(ep, req, ctx.clone()))
+}
+
+/// An endpoint always answering `body` with `content_type`.
+fn static_text(content_type: &'static str, body: String) -> impl Endpoint {
+    poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type(content_type)
+            .body(body.clone())
+    })
 }
 
 /// `GET /metrics`: the Prometheus text format, with fresh pool gauges.

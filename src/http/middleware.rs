@@ -39,9 +39,8 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// Builds the table from the emitted OpenAPI document (JSON).
-    pub fn from_spec(spec_json: &str) -> Self {
-        let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
+    /// Builds the table from the emitted OpenAPI document.
+    pub fn from_spec(spec: &serde_json::Value) -> Self {
         let mut routes = Vec::new();
         if let Some(paths) = spec["paths"].as_object() {
             for (template, ops) in paths {

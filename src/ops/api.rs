@@ -72,9 +72,20 @@ impl OpsApi {
     /// 200 when the database answers within 2 s, else 503 naming the failing check.
     #[oai(path = "/health", method = "get", operation_id = "get_health")]
     async fn health(&self) -> HealthResponse {
-        let database = tokio::time::timeout(Duration::from_secs(2), self.state.store.ping())
-            .await
-            .is_ok_and(|r| r.is_ok());
+        // The ping goes through the store's circuit breaker: while it is open this
+        // answers at once; after its cool-down the ping may be the probe that closes it.
+        let database =
+            match tokio::time::timeout(Duration::from_secs(2), self.state.store.ping()).await {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "readiness: database check failed");
+                    false
+                }
+                Err(_) => {
+                    tracing::warn!("readiness: database check timed out after 2 s");
+                    false
+                }
+            };
         let health = Health {
             status: if database {
                 HealthStatus::Healthy

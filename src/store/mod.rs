@@ -392,8 +392,9 @@ pub struct DbSettings {
     /// Longest wait for a pooled connection, including (re)connecting
     /// (`DB_ACQUIRE_TIMEOUT_MS`, default 1000).
     pub acquire_timeout: Duration,
-    /// Server-side limit of one statement on PostgreSQL (`DB_STATEMENT_TIMEOUT_MS`,
-    /// default 5000; 0 switches it off). SQLite waits up to 5 s for a lock instead.
+    /// How long one statement may run (`DB_STATEMENT_TIMEOUT_MS`, default 5000): the
+    /// PostgreSQL `statement_timeout` (0 switches it off), and how long SQLite waits
+    /// for a lock before giving up with `BUSY` (0: the default 5 s).
     pub statement_timeout: Duration,
     /// When the store's circuit breaker opens (`DB_BREAKER_FAILURES`, default 5, 0
     /// switches it off) and how long it stays open (`DB_BREAKER_COOLDOWN_MS`, default 2000).
@@ -410,8 +411,12 @@ impl Default for DbSettings {
     }
 }
 
-/// How long SQLite waits for a lock before a statement fails with `BUSY`.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The statement limit used where `DB_STATEMENT_TIMEOUT_MS` is 0 (SQLite's lock wait,
+/// and the basis of the call deadline).
+const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The smallest client-side deadline of a store call, above the acquire timeout.
+const MIN_CALL_DEADLINE: Duration = Duration::from_secs(10);
 
 impl DbSettings {
     /// Reads the `DB_*` variables through `var` (unset or blank: the default).
@@ -447,16 +452,19 @@ impl DbSettings {
         Ok(settings)
     }
 
-    /// The client-side deadline of one whole store call: room for acquiring a
-    /// connection and two slow statements. It catches a silent network (no reset,
-    /// no answer), which no server-side timeout can.
+    /// The client-side deadline of one whole store call: the acquire timeout plus room
+    /// for two slow statements, and at least 10 s more. It is the last resort against a
+    /// silent network (no reset, no answer), which no server-side timeout catches.
     pub fn call_deadline(&self) -> Duration {
-        let statement = if self.statement_timeout.is_zero() {
-            SQLITE_BUSY_TIMEOUT
+        self.acquire_timeout + (2 * self.sqlite_busy_timeout()).max(MIN_CALL_DEADLINE)
+    }
+
+    fn sqlite_busy_timeout(&self) -> Duration {
+        if self.statement_timeout.is_zero() {
+            DEFAULT_STATEMENT_TIMEOUT
         } else {
-            self.statement_timeout.max(SQLITE_BUSY_TIMEOUT)
-        };
-        self.acquire_timeout + 2 * statement
+            self.statement_timeout
+        }
     }
 }
 
@@ -498,7 +506,7 @@ impl Pool {
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                     .foreign_keys(true)
-                    .busy_timeout(SQLITE_BUSY_TIMEOUT);
+                    .busy_timeout(settings.sqlite_busy_timeout());
                 let pool = sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(size.min(8))
                     .acquire_timeout(acquire)
@@ -520,10 +528,23 @@ impl Pool {
     pub async fn migrate_up(&self) -> anyhow::Result<()> {
         let m = self.backend().migrator();
         match self {
-            Pool::Postgres(p) => m.run(p).await?,
+            Pool::Postgres(p) => m.run(&mut *Self::unlimited_pg_connection(p).await?).await?,
             Pool::Sqlite(p) => m.run(p).await?,
         }
         Ok(())
+    }
+
+    /// A Postgres connection without `statement_timeout`, for migrations (which may
+    /// legitimately run long); it is closed rather than returned to the pool.
+    async fn unlimited_pg_connection(
+        pool: &sqlx::PgPool,
+    ) -> anyhow::Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        let mut conn = pool.acquire().await?;
+        conn.close_on_drop();
+        sqlx::query("SET statement_timeout = 0")
+            .execute(&mut *conn)
+            .await?;
+        Ok(conn)
     }
 
     /// Reverts the newest `steps` applied migrations.
@@ -536,7 +557,10 @@ impl Pool {
         };
         let m = self.backend().migrator();
         match self {
-            Pool::Postgres(p) => m.undo(p, target).await?,
+            Pool::Postgres(p) => {
+                m.undo(&mut *Self::unlimited_pg_connection(p).await?, target)
+                    .await?
+            }
             Pool::Sqlite(p) => m.undo(p, target).await?,
         }
         Ok(())

@@ -21,7 +21,9 @@ both_backends! {
         assert_eq!(user["name"], "Test User");
         assert!(user["last_login_at"].is_null(), "{user}");
         for ts in ["created_at", "updated_at"] {
-            let t = user[ts].as_str().unwrap_or_else(|| panic!("{ts} in {user}"));
+            let t = user[ts]
+                .as_str()
+                .unwrap_or_else(|| panic!("{ts} in {user}"));
             assert!(t.ends_with('Z'), "{ts} = {t}");
             chrono::DateTime::parse_from_rfc3339(t).unwrap();
         }
@@ -30,14 +32,23 @@ both_backends! {
         let tokens = app.login(&email, STRONG_PASSWORD).await;
         assert_eq!(tokens.body["expires_in"], 3600);
         let (a, r) = (claims(&tokens.access), claims(&tokens.refresh));
-        assert_eq!((a["type"].as_str(), r["type"].as_str()), (Some("access"), Some("refresh")));
+        assert_eq!(
+            (a["type"].as_str(), r["type"].as_str()),
+            (Some("access"), Some("refresh"))
+        );
         assert_eq!(a["sub"], id.as_str());
         assert_eq!(r["sub"], id.as_str());
         assert_eq!(a["email"], email.as_str());
         assert_eq!(a["sid"], r["sid"], "one session for the pair");
         assert_ne!(a["jti"], r["jti"]);
-        assert_eq!(a["exp"].as_i64().unwrap() - a["iat"].as_i64().unwrap(), 3600);
-        assert_eq!(r["exp"].as_i64().unwrap() - r["iat"].as_i64().unwrap(), 7 * 24 * 3600);
+        assert_eq!(
+            a["exp"].as_i64().unwrap() - a["iat"].as_i64().unwrap(),
+            3600
+        );
+        assert_eq!(
+            r["exp"].as_i64().unwrap() - r["iat"].as_i64().unwrap(),
+            7 * 24 * 3600
+        );
 
         // Me: the same user, now with last_login_at.
         let resp = app.me(&tokens.access).await;
@@ -45,7 +56,12 @@ both_backends! {
         let me: Value = resp.json().await.unwrap();
         assert_eq!(me["id"], id.as_str());
         assert_eq!(me["email"], email.as_str());
-        assert!(me["last_login_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{me}");
+        assert!(
+            me["last_login_at"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z')),
+            "{me}"
+        );
         assert!(app.stored_last_login_at(&email).await.is_some());
 
         // Refresh: a new pair in the same session; the new access token works.
@@ -62,11 +78,29 @@ both_backends! {
         let resp = app.logout(&rotated.access, None).await;
         assert_eq!(resp.status(), StatusCode::OK);
         let body: Value = resp.json().await.unwrap();
-        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
-        assert_error(app.me(&rotated.access).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
-        assert_error(app.refresh(&rotated.refresh).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        assert_error(
+            app.me(&rotated.access).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_004",
+        )
+        .await;
+        assert_error(
+            app.refresh(&rotated.refresh).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_004",
+        )
+        .await;
         // Logging out twice is refused too: the token is revoked.
-        assert_error(app.logout(&rotated.access, None).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
+        assert_error(
+            app.logout(&rotated.access, None).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_004",
+        )
+        .await;
     }
 
     async fn refresh_reuse_revokes_the_session_family(backend: Backend) {
@@ -76,10 +110,30 @@ both_backends! {
 
         let second = Tokens::from_response(app.refresh(&first.refresh).await).await;
         // Replaying the rotated token: refused, and the whole family goes with it.
-        assert_error(app.refresh(&first.refresh).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
-        assert_error(app.refresh(&second.refresh).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
-        assert_error(app.me(&second.access).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
-        assert_error(app.me(&first.access).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
+        assert_error(
+            app.refresh(&first.refresh).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_004",
+        )
+        .await;
+        assert_error(
+            app.refresh(&second.refresh).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_004",
+        )
+        .await;
+        assert_error(
+            app.me(&second.access).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_004",
+        )
+        .await;
+        assert_error(
+            app.me(&first.access).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_004",
+        )
+        .await;
 
         // Another login of the same user is another family: untouched.
         assert_eq!(app.me(&other_session.access).await.status(), StatusCode::OK);
@@ -100,23 +154,61 @@ both_backends! {
         // An empty JSON object is the same as no body.
         let resp = app.logout(&a.access, Some(json!({}))).await;
         assert_eq!(resp.status(), StatusCode::OK);
-        assert_error(app.me(&a.access).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
-        assert_error(app.refresh(&a.refresh).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
-        assert_eq!(app.me(&b.access).await.status(), StatusCode::OK, "other sessions stay valid");
+        assert_error(
+            app.me(&a.access).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_004",
+        )
+        .await;
+        assert_error(
+            app.refresh(&a.refresh).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_004",
+        )
+        .await;
+        assert_eq!(
+            app.me(&b.access).await.status(),
+            StatusCode::OK,
+            "other sessions stay valid"
+        );
         assert_eq!(app.me(&c.access).await.status(), StatusCode::OK);
 
         // Logging out of B with C's refresh token in the body revokes C's session too.
-        let resp = app.logout(&b.access, Some(json!({"refresh_token": c.refresh}))).await;
+        let resp = app
+            .logout(&b.access, Some(json!({"refresh_token": c.refresh})))
+            .await;
         assert_eq!(resp.status(), StatusCode::OK);
-        assert_error(app.me(&b.access).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
-        assert_error(app.me(&c.access).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
-        assert_error(app.refresh(&c.refresh).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
+        assert_error(
+            app.me(&b.access).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_004",
+        )
+        .await;
+        assert_error(
+            app.me(&c.access).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_004",
+        )
+        .await;
+        assert_error(
+            app.refresh(&c.refresh).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_004",
+        )
+        .await;
 
         // An invalid refresh token in the body is ignored.
         let d = app.login(&email, &password).await;
-        let resp = app.logout(&d.access, Some(json!({"refresh_token": "not-a-token"}))).await;
+        let resp = app
+            .logout(&d.access, Some(json!({"refresh_token": "not-a-token"})))
+            .await;
         assert_eq!(resp.status(), StatusCode::OK);
-        assert_error(app.me(&d.access).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
+        assert_error(
+            app.me(&d.access).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_004",
+        )
+        .await;
         assert_eq!(app.count("SELECT COUNT(*) FROM revoked_tokens").await, 3);
     }
 
@@ -131,8 +223,14 @@ both_backends! {
         let resp = app.change_password(&a.access, &old, new).await;
         assert_eq!(resp.status(), StatusCode::OK);
         let body: Value = resp.json().await.unwrap();
-        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
-        assert!(body.get("access_token").is_none() && body.get("refresh_token").is_none(), "{body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        assert!(
+            body.get("access_token").is_none() && body.get("refresh_token").is_none(),
+            "{body}"
+        );
         assert_ne!(app.stored_password_hash(&email).await, hash_before);
 
         // Every token issued before, even in the same second, is refused.
@@ -140,12 +238,26 @@ both_backends! {
             assert_error(app.me(access).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
         }
         for refresh in [&a.refresh, &b2.refresh] {
-            assert_error(app.refresh(refresh).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
+            assert_error(
+                app.refresh(refresh).await,
+                StatusCode::UNAUTHORIZED,
+                "AUTH_004",
+            )
+            .await;
         }
-        assert_eq!(app.count("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL").await, 0);
+        assert_eq!(
+            app.count("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL")
+                .await,
+            0
+        );
 
         // The old password no longer logs in; the new one does.
-        assert_error(app.login_raw(&email, &old).await, StatusCode::UNAUTHORIZED, "AUTH_001").await;
+        assert_error(
+            app.login_raw(&email, &old).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_001",
+        )
+        .await;
         let fresh = app.login(&email, new).await;
         assert_eq!(app.me(&fresh.access).await.status(), StatusCode::OK);
     }
@@ -153,23 +265,41 @@ both_backends! {
     async fn last_login_at_is_set_by_login_and_token(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let email = unique_email();
-        assert_eq!(app.register(&email, STRONG_PASSWORD).await.status(), StatusCode::CREATED);
-        assert_eq!(app.stored_last_login_at(&email).await, None, "not set by registration");
+        assert_eq!(
+            app.register(&email, STRONG_PASSWORD).await.status(),
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            app.stored_last_login_at(&email).await,
+            None,
+            "not set by registration"
+        );
 
         let before = chrono::Utc::now() - chrono::Duration::seconds(1);
         let tokens = app.login(&email, STRONG_PASSWORD).await;
-        let first = app.stored_last_login_at(&email).await.expect("set by login");
+        let first = app
+            .stored_last_login_at(&email)
+            .await
+            .expect("set by login");
         assert!(first >= before, "{first} >= {before}");
 
         let resp = app
-            .token(&[("grant_type", "password"), ("username", &email), ("password", STRONG_PASSWORD)])
+            .token(&[
+                ("grant_type", "password"),
+                ("username", &email),
+                ("password", STRONG_PASSWORD),
+            ])
             .await;
         Tokens::from_response(resp).await;
-        let second = app.stored_last_login_at(&email).await.expect("set by the token call");
+        let second = app
+            .stored_last_login_at(&email)
+            .await
+            .expect("set by the token call");
         assert!(second >= first, "{second} >= {first}");
 
         let me: Value = app.me(&tokens.access).await.json().await.unwrap();
-        let shown = chrono::DateTime::parse_from_rfc3339(me["last_login_at"].as_str().unwrap()).unwrap();
+        let shown =
+            chrono::DateTime::parse_from_rfc3339(me["last_login_at"].as_str().unwrap()).unwrap();
         assert_eq!(shown, second, "/me shows the stored value");
     }
 
@@ -192,12 +322,20 @@ both_backends! {
         assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
 
         let resp = app
-            .token(&[("grant_type", "password"), ("username", &email), ("password", "Wrong#Pass1")])
+            .token(&[
+                ("grant_type", "password"),
+                ("username", &email),
+                ("password", "Wrong#Pass1"),
+            ])
             .await;
         assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_001").await;
         // A malformed username is just bad credentials here.
         let resp = app
-            .token(&[("grant_type", "password"), ("username", "nobody"), ("password", &password)])
+            .token(&[
+                ("grant_type", "password"),
+                ("username", "nobody"),
+                ("password", &password),
+            ])
             .await;
         assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_001").await;
     }
@@ -205,8 +343,13 @@ both_backends! {
     async fn emails_are_case_insensitive(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let email = unique_email();
-        assert_eq!(app.register(&email, STRONG_PASSWORD).await.status(), StatusCode::CREATED);
-        let resp = app.register(&format!("  {}  ", email.to_uppercase()), STRONG_PASSWORD).await;
+        assert_eq!(
+            app.register(&email, STRONG_PASSWORD).await.status(),
+            StatusCode::CREATED
+        );
+        let resp = app
+            .register(&format!("  {}  ", email.to_uppercase()), STRONG_PASSWORD)
+            .await;
         assert_field_error(resp, StatusCode::CONFLICT, "VALIDATION_003", "email").await;
         let tokens = app.login(&email.to_uppercase(), STRONG_PASSWORD).await;
         let me: Value = app.me(&tokens.access).await.json().await.unwrap();
@@ -228,8 +371,18 @@ both_backends! {
         let tokens: Value = serde_json::from_str(&login_body).unwrap();
         let access = tokens["access_token"].as_str().unwrap();
         let me_body = app.me(access).await.text().await.unwrap();
-        let wrong = app.login_raw(&email, "Wrong#Secret-Pw77").await.text().await.unwrap();
-        let weak = app.register(&unique_email(), "weakpassword").await.text().await.unwrap();
+        let wrong = app
+            .login_raw(&email, "Wrong#Secret-Pw77")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let weak = app
+            .register(&unique_email(), "weakpassword")
+            .await
+            .text()
+            .await
+            .unwrap();
 
         let stored = app.stored_password_hash(&email).await;
         assert!(stored.starts_with("$argon2id$"), "stored hash {stored:?}");
@@ -290,10 +443,20 @@ both_backends! {
         let (sub, sid) = (c["sub"].as_str().unwrap(), c["sid"].as_str().unwrap());
         let expired = sign_valid(&make_claims(sub, &email, sid, "access", -3600));
         assert_error(app.me(&expired).await, StatusCode::UNAUTHORIZED, "AUTH_002").await;
-        assert_error(app.logout(&expired, None).await, StatusCode::UNAUTHORIZED, "AUTH_002").await;
+        assert_error(
+            app.logout(&expired, None).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_002",
+        )
+        .await;
         // An expired token of the wrong type is a type error first.
         let expired_refresh = sign_valid(&make_claims(sub, &email, sid, "refresh", -3600));
-        assert_error(app.me(&expired_refresh).await, StatusCode::UNAUTHORIZED, "AUTH_005").await;
+        assert_error(
+            app.me(&expired_refresh).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_005",
+        )
+        .await;
         // The session itself was not touched.
         assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
     }
@@ -307,8 +470,19 @@ both_backends! {
         expired["iat"] = json!(chrono::Utc::now().timestamp() - 7 * 24 * 3600);
         let resp = app.refresh(&sign_valid(&expired)).await;
         assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_003").await;
-        let old = make_claims(c["sub"].as_str().unwrap(), &email, c["sid"].as_str().unwrap(), "refresh", -3600);
-        assert_error(app.refresh(&sign_valid(&old)).await, StatusCode::UNAUTHORIZED, "AUTH_003").await;
+        let old = make_claims(
+            c["sub"].as_str().unwrap(),
+            &email,
+            c["sid"].as_str().unwrap(),
+            "refresh",
+            -3600,
+        );
+        assert_error(
+            app.refresh(&sign_valid(&old)).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_003",
+        )
+        .await;
         // The real refresh token still rotates.
         Tokens::from_response(app.refresh(&tokens.refresh).await).await;
     }
@@ -322,7 +496,11 @@ both_backends! {
         let secret = TEST_JWT_SECRET.as_bytes();
 
         let alg_none = hand_built_token(&json!({"alg": "none", "typ": "JWT"}), &access_claims, "");
-        let rs256 = hand_built_token(&json!({"alg": "RS256", "typ": "JWT"}), &access_claims, "c2lnbmF0dXJl");
+        let rs256 = hand_built_token(
+            &json!({"alg": "RS256", "typ": "JWT"}),
+            &access_claims,
+            "c2lnbmF0dXJl",
+        );
         let hs512 = sign(&access_claims, jsonwebtoken::Algorithm::HS512, secret);
         let hs384 = sign(&access_claims, jsonwebtoken::Algorithm::HS384, secret);
         let wrong_secret = sign(
@@ -335,16 +513,29 @@ both_backends! {
         let valid = sign_valid(&access_claims);
         let tampered = {
             let parts: Vec<&str> = valid.split('.').collect();
-            format!("{}.{}.{}", parts[0], b64url(tampered_claims.to_string().as_bytes()), parts[2])
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                b64url(tampered_claims.to_string().as_bytes()),
+                parts[2]
+            )
         };
 
         let cases: Vec<(&str, String, &str)> = vec![
             ("alg none", alg_none.clone(), "AUTH_005"),
-            ("alg none with a signature", format!("{alg_none}c2ln"), "AUTH_005"),
+            (
+                "alg none with a signature",
+                format!("{alg_none}c2ln"),
+                "AUTH_005",
+            ),
             ("RS256 header", rs256, "AUTH_005"),
             ("HS512", hs512, "AUTH_005"),
             ("HS384", hs384, "AUTH_005"),
-            ("refresh token as access token", tokens.refresh.clone(), "AUTH_005"),
+            (
+                "refresh token as access token",
+                tokens.refresh.clone(),
+                "AUTH_005",
+            ),
             ("garbage", "garbage".into(), "AUTH_005"),
             ("three garbage parts", "a.b.c".into(), "AUTH_005"),
             ("wrong secret", wrong_secret.clone(), "AUTH_006"),
@@ -352,35 +543,69 @@ both_backends! {
         ];
         for (what, token, code) in &cases {
             let body = assert_error(app.me(token).await, StatusCode::UNAUTHORIZED, code).await;
-            assert!(!body.to_string().contains(token.as_str()), "{what}: the token is echoed: {body}");
+            assert!(
+                !body.to_string().contains(token.as_str()),
+                "{what}: the token is echoed: {body}"
+            );
         }
 
         // Refresh endpoint: an access token, garbage, a wrong signature, a foreign algorithm.
         let refresh_claims = make_claims(sub, &email, sid, "refresh", 600);
         let refresh_cases: Vec<(&str, String, &str)> = vec![
-            ("access token as refresh token", tokens.access.clone(), "AUTH_005"),
+            (
+                "access token as refresh token",
+                tokens.access.clone(),
+                "AUTH_005",
+            ),
             ("garbage", "garbage".into(), "AUTH_005"),
             ("empty", String::new(), "AUTH_005"),
-            ("HS512", sign(&refresh_claims, jsonwebtoken::Algorithm::HS512, secret), "AUTH_005"),
-            ("alg none", hand_built_token(&json!({"alg": "none"}), &refresh_claims, ""), "AUTH_005"),
+            (
+                "HS512",
+                sign(&refresh_claims, jsonwebtoken::Algorithm::HS512, secret),
+                "AUTH_005",
+            ),
+            (
+                "alg none",
+                hand_built_token(&json!({"alg": "none"}), &refresh_claims, ""),
+                "AUTH_005",
+            ),
             (
                 "wrong secret",
-                sign(&refresh_claims, jsonwebtoken::Algorithm::HS256, b"another-secret-another-secret-another"),
+                sign(
+                    &refresh_claims,
+                    jsonwebtoken::Algorithm::HS256,
+                    b"another-secret-another-secret-another",
+                ),
                 "AUTH_006",
             ),
         ];
         for (what, token, code) in &refresh_cases {
             let body = assert_error(app.refresh(token).await, StatusCode::UNAUTHORIZED, code).await;
-            assert!(token.is_empty() || !body.to_string().contains(token.as_str()), "{what}: {body}");
+            assert!(
+                token.is_empty() || !body.to_string().contains(token.as_str()),
+                "{what}: {body}"
+            );
         }
 
         // Missing, empty and non-bearer Authorization headers.
         let me = app.auth_url("/me");
         let resp = app.client.get(&me).send().await.unwrap();
         assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_005").await;
-        let resp = app.client.get(&me).header("Authorization", "Bearer ").send().await.unwrap();
+        let resp = app
+            .client
+            .get(&me)
+            .header("Authorization", "Bearer ")
+            .send()
+            .await
+            .unwrap();
         assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_005").await;
-        let resp = app.client.get(&me).header("Authorization", "Bearer").send().await.unwrap();
+        let resp = app
+            .client
+            .get(&me)
+            .header("Authorization", "Bearer")
+            .send()
+            .await
+            .unwrap();
         assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_005").await;
         let resp = app
             .client
@@ -391,9 +616,16 @@ both_backends! {
             .unwrap();
         assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_005").await;
         // Bearer-protected writes check the token too.
-        let resp = app.change_password(&wrong_secret, STRONG_PASSWORD, "Other#Pass123").await;
+        let resp = app
+            .change_password(&wrong_secret, STRONG_PASSWORD, "Other#Pass123")
+            .await;
         assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_006").await;
-        let resp = app.client.post(app.auth_url("/logout")).send().await.unwrap();
+        let resp = app
+            .client
+            .post(app.auth_url("/logout"))
+            .send()
+            .await
+            .unwrap();
         assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_005").await;
 
         // None of this harmed the real session.
@@ -405,9 +637,24 @@ both_backends! {
         let (_, _, tokens) = app.register_and_login().await;
         let id = uuid::Uuid::parse_str(claims(&tokens.access)["sub"].as_str().unwrap()).unwrap();
         assert_eq!(app.delete_user(id).await, 1);
-        assert_error(app.me(&tokens.access).await, StatusCode::UNAUTHORIZED, "AUTH_007").await;
-        assert_error(app.refresh(&tokens.refresh).await, StatusCode::UNAUTHORIZED, "AUTH_007").await;
-        assert_error(app.logout(&tokens.access, None).await, StatusCode::UNAUTHORIZED, "AUTH_007").await;
+        assert_error(
+            app.me(&tokens.access).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_007",
+        )
+        .await;
+        assert_error(
+            app.refresh(&tokens.refresh).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_007",
+        )
+        .await;
+        assert_error(
+            app.logout(&tokens.access, None).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_007",
+        )
+        .await;
         // Sessions went with the user (ON DELETE CASCADE).
         assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
     }
@@ -417,9 +664,24 @@ both_backends! {
         let (email, password, tokens) = app.register_and_login().await;
         let id = uuid::Uuid::parse_str(claims(&tokens.access)["sub"].as_str().unwrap()).unwrap();
         assert_eq!(app.deactivate_user(id).await, 1);
-        assert_error(app.me(&tokens.access).await, StatusCode::UNAUTHORIZED, "AUTH_007").await;
-        assert_error(app.refresh(&tokens.refresh).await, StatusCode::UNAUTHORIZED, "AUTH_007").await;
+        assert_error(
+            app.me(&tokens.access).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_007",
+        )
+        .await;
+        assert_error(
+            app.refresh(&tokens.refresh).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_007",
+        )
+        .await;
         // A disabled account cannot log in, with the same answer as a wrong password.
-        assert_error(app.login_raw(&email, &password).await, StatusCode::UNAUTHORIZED, "AUTH_001").await;
+        assert_error(
+            app.login_raw(&email, &password).await,
+            StatusCode::UNAUTHORIZED,
+            "AUTH_001",
+        )
+        .await;
     }
 }

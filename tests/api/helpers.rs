@@ -44,21 +44,23 @@ fn maintenance_url() -> String {
 
 /// Expands each `async fn name(backend: Backend) { … }` into the tests
 /// `name_sqlite` and `name_postgres`. A missing Postgres fails the Postgres test
-/// loudly unless `SKIP_POSTGRES=1` is set.
+/// loudly unless `SKIP_POSTGRES=1` is set. Attributes (docs, `#[ignore = "…"]`) go
+/// on both generated tests.
 macro_rules! both_backends {
     ($(
         $(#[$attr:meta])*
         async fn $name:ident($backend:ident : Backend) $body:block
     )*) => {$(
-        $(#[$attr])*
         async fn $name($backend: $crate::helpers::Backend) $body
 
         paste::paste! {
+            $(#[$attr])*
             #[tokio::test]
             async fn [<$name _sqlite>]() {
                 $name($crate::helpers::Backend::Sqlite).await
             }
 
+            $(#[$attr])*
             #[tokio::test]
             async fn [<$name _postgres>]() {
                 if $crate::helpers::skip_postgres() {
@@ -81,7 +83,10 @@ pub struct TestDatabase {
 
 enum DbKind {
     Sqlite(Option<tempfile::TempDir>),
-    Postgres { maintenance_url: String, name: String },
+    Postgres {
+        maintenance_url: String,
+        name: String,
+    },
 }
 
 impl TestDatabase {
@@ -94,18 +99,24 @@ impl TestDatabase {
                     .expect("create a temporary directory");
                 let path = dir.path().join("test.db");
                 let url = format!("sqlite://{}?mode=rwc", path.display());
-                TestDatabase { backend, url, kind: DbKind::Sqlite(Some(dir)) }
+                TestDatabase {
+                    backend,
+                    url,
+                    kind: DbKind::Sqlite(Some(dir)),
+                }
             }
             Backend::Postgres => {
                 use sqlx::Connection;
                 let maintenance = maintenance_url();
                 let name = format!("test_{}", Uuid::new_v4().simple());
-                let mut conn = sqlx::PgConnection::connect(&maintenance).await.unwrap_or_else(|e| {
-                    panic!(
-                        "cannot connect to Postgres at {maintenance} (set TEST_DATABASE_URL, \
+                let mut conn = sqlx::PgConnection::connect(&maintenance)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "cannot connect to Postgres at {maintenance} (set TEST_DATABASE_URL, \
                          or SKIP_POSTGRES=1 to skip the Postgres tests explicitly): {e}"
-                    )
-                });
+                        )
+                    });
                 sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
                     .execute(&mut conn)
                     .await
@@ -116,7 +127,10 @@ impl TestDatabase {
                 TestDatabase {
                     backend,
                     url: url.to_string(),
-                    kind: DbKind::Postgres { maintenance_url: maintenance, name },
+                    kind: DbKind::Postgres {
+                        maintenance_url: maintenance,
+                        name,
+                    },
                 }
             }
         }
@@ -124,7 +138,9 @@ impl TestDatabase {
 
     /// A small pool on this database, for direct assertions.
     pub async fn pool(&self) -> Pool {
-        Pool::connect(&self.url, 2).await.expect("connect to the test database")
+        Pool::connect(&self.url, 2)
+            .await
+            .expect("connect to the test database")
     }
 }
 
@@ -135,19 +151,29 @@ impl Drop for TestDatabase {
             DbKind::Sqlite(dir) => {
                 if let Some(dir) = dir.take() {
                     if failed {
-                        eprintln!("test failed: keeping the SQLite database {}", dir.keep().display());
+                        eprintln!(
+                            "test failed: keeping the SQLite database {}",
+                            dir.keep().display()
+                        );
                     }
                 }
             }
-            DbKind::Postgres { maintenance_url, name } => {
+            DbKind::Postgres {
+                maintenance_url,
+                name,
+            } => {
                 if failed {
-                    eprintln!("test failed: keeping the Postgres database {name:?} ({maintenance_url})");
+                    eprintln!(
+                        "test failed: keeping the Postgres database {name:?} ({maintenance_url})"
+                    );
                     return;
                 }
                 let (maintenance_url, name) = (maintenance_url.clone(), name.clone());
                 // Drop runs inside the test's runtime; do the async work on a thread of its own.
                 let dropped = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
                     rt.block_on(async {
                         use sqlx::Connection;
                         let mut conn = sqlx::PgConnection::connect(&maintenance_url).await?;
@@ -186,7 +212,7 @@ pub struct TestApp {
     pub db: Pool,
     shutdown: Option<oneshot::Sender<()>>,
     // Dropped last: the database outlives the server handle and the pool.
-    database: TestDatabase,
+    _database: TestDatabase,
 }
 
 /// The environment every test server starts from (before per-test overrides).
@@ -238,7 +264,9 @@ impl TestApp {
         }
         let config = todo_api::config::Config::from_lookup(|k| env.get(k).cloned())
             .expect("the test configuration is valid");
-        let app = todo_api::app::App::build(config).await.expect("build the app");
+        let app = todo_api::app::App::build(config)
+            .await
+            .expect("build the app");
         let port = app.port();
         assert_ne!(port, 0, "App::build must report the bound port");
         let (tx, rx) = oneshot::channel::<()>();
@@ -254,13 +282,8 @@ impl TestApp {
             database_url: database.url.clone(),
             db,
             shutdown: Some(tx),
-            database,
+            _database: database,
         }
-    }
-
-    /// The test database (its URL and backend).
-    pub fn database(&self) -> &TestDatabase {
-        &self.database
     }
 
     /// `base_url` + `path`.
@@ -274,7 +297,12 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     /// `POST /api/v1/auth/register` with a name.
@@ -288,7 +316,11 @@ impl TestApp {
 
     /// `POST /api/v1/auth/login`, unchecked.
     pub async fn login_raw(&self, email: &str, password: &str) -> Response {
-        self.post_json("/api/v1/auth/login", &json!({"email": email, "password": password})).await
+        self.post_json(
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .await
     }
 
     /// Logs in and returns the `TokenPair` JSON (asserting 200).
@@ -301,7 +333,12 @@ impl TestApp {
     pub async fn register_and_login(&self) -> (String, String, Tokens) {
         let email = unique_email();
         let resp = self.register(&email, STRONG_PASSWORD).await;
-        assert_eq!(resp.status(), StatusCode::CREATED, "register: {}", resp.text().await.unwrap_or_default());
+        assert_eq!(
+            resp.status(),
+            StatusCode::CREATED,
+            "register: {}",
+            resp.text().await.unwrap_or_default()
+        );
         let tokens = self.login(&email, STRONG_PASSWORD).await;
         (email, STRONG_PASSWORD.to_owned(), tokens)
     }
@@ -318,12 +355,19 @@ impl TestApp {
 
     /// `POST /api/v1/auth/refresh`.
     pub async fn refresh(&self, refresh_token: &str) -> Response {
-        self.post_json("/api/v1/auth/refresh", &json!({"refresh_token": refresh_token})).await
+        self.post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": refresh_token}),
+        )
+        .await
     }
 
     /// `POST /api/v1/auth/logout` with an optional JSON body.
     pub async fn logout(&self, access: &str, body: Option<Value>) -> Response {
-        let mut req = self.client.post(self.auth_url("/logout")).bearer_auth(access);
+        let mut req = self
+            .client
+            .post(self.auth_url("/logout"))
+            .bearer_auth(access);
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -354,25 +398,35 @@ impl TestApp {
     /// The stored password hash of `email`.
     pub async fn stored_password_hash(&self, email: &str) -> String {
         let sql = "SELECT password_hash FROM users WHERE email = $1";
-        on_pool!(&self.db, |p| sqlx::query_scalar::<_, String>(sql).bind(email).fetch_one(p).await)
-            .expect("the user row exists")
-    }
-
-    /// The stored `last_login_at` of `email`.
-    pub async fn stored_last_login_at(&self, email: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-        let sql = "SELECT last_login_at FROM users WHERE email = $1";
-        on_pool!(&self.db, |p| sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>(sql)
+        on_pool!(&self.db, |p| sqlx::query_scalar::<_, String>(sql)
             .bind(email)
             .fetch_one(p)
             .await)
         .expect("the user row exists")
     }
 
+    /// The stored `last_login_at` of `email`.
+    pub async fn stored_last_login_at(&self, email: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        let sql = "SELECT last_login_at FROM users WHERE email = $1";
+        on_pool!(&self.db, |p| sqlx::query_scalar::<
+            _,
+            Option<chrono::DateTime<chrono::Utc>>,
+        >(sql)
+        .bind(email)
+        .fetch_one(p)
+        .await)
+        .expect("the user row exists")
+    }
+
     /// Deletes a user row directly; returns the number of rows removed.
     pub async fn delete_user(&self, id: Uuid) -> u64 {
         let sql = "DELETE FROM users WHERE id = $1";
-        on_pool!(&self.db, |p| sqlx::query(sql).bind(id).execute(p).await.map(|r| r.rows_affected()))
-            .expect("delete the user")
+        on_pool!(&self.db, |p| sqlx::query(sql)
+            .bind(id)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .expect("delete the user")
     }
 
     /// Disables a user directly; returns the number of rows changed.
@@ -389,8 +443,10 @@ impl TestApp {
 
     /// Runs a scalar `SELECT COUNT(*) …` (no parameters).
     pub async fn count(&self, sql: &str) -> i64 {
-        on_pool!(&self.db, |p| sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        on_pool!(&self.db, |p| sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(p)
+            .await)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 }
 
@@ -423,11 +479,21 @@ impl Tokens {
         assert_eq!(status, StatusCode::OK, "expected a TokenPair, got {body}");
         assert_eq!(body["token_type"], "bearer", "{body}");
         assert!(body["expires_in"].as_i64().is_some_and(|s| s > 0), "{body}");
-        let access = body["access_token"].as_str().expect("access_token").to_owned();
-        let refresh = body["refresh_token"].as_str().expect("refresh_token").to_owned();
+        let access = body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned();
+        let refresh = body["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_owned();
         assert_eq!(access.split('.').count(), 3, "access token is a JWT");
         assert_eq!(refresh.split('.').count(), 3, "refresh token is a JWT");
-        Tokens { access, refresh, body }
+        Tokens {
+            access,
+            refresh,
+            body,
+        }
     }
 }
 
@@ -458,23 +524,48 @@ pub async fn assert_error_shape(resp: Response, status: StatusCode) -> Value {
         .unwrap_or_else(|e| panic!("error body is not JSON ({e}): {actual} {text:?}"));
     assert_eq!(actual, status, "status: {body}");
     assert!(body["error_code"].is_string(), "error_code: {body}");
-    assert!(content_type.starts_with("application/json"), "content type {content_type:?}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "content type {content_type:?}"
+    );
     let obj = body.as_object().expect("the error body is an object");
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["details", "error_code", "message", "request_id", "timestamp"], "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "message: {body}");
+    assert_eq!(
+        keys,
+        [
+            "details",
+            "error_code",
+            "message",
+            "request_id",
+            "timestamp"
+        ],
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message: {body}"
+    );
     assert!(body["details"].is_object(), "details: {body}");
     let ts = body["timestamp"].as_str().expect("timestamp is a string");
     assert!(ts.ends_with('Z'), "timestamp {ts:?} ends with Z");
     chrono::DateTime::parse_from_rfc3339(ts).unwrap_or_else(|e| panic!("timestamp {ts:?}: {e}"));
     let header_id = header_id.expect("every response carries X-Request-ID");
-    assert_eq!(body["request_id"], header_id.as_str(), "request_id equals X-Request-ID");
+    assert_eq!(
+        body["request_id"],
+        header_id.as_str(),
+        "request_id equals X-Request-ID"
+    );
     body
 }
 
 /// Like [`assert_error`], also checking `details.field`.
-pub async fn assert_field_error(resp: Response, status: StatusCode, code: &str, field: &str) -> Value {
+pub async fn assert_field_error(
+    resp: Response,
+    status: StatusCode,
+    code: &str,
+    field: &str,
+) -> Value {
     let body = assert_error(resp, status, code).await;
     assert_eq!(body["details"]["field"], field, "details.field: {body}");
     body
@@ -509,7 +600,11 @@ pub fn sign(claims: &Value, alg: jsonwebtoken::Algorithm, secret: &[u8]) -> Stri
 
 /// Signs `claims` as the server would (HS256, test secret).
 pub fn sign_valid(claims: &Value) -> String {
-    sign(claims, jsonwebtoken::Algorithm::HS256, TEST_JWT_SECRET.as_bytes())
+    sign(
+        claims,
+        jsonwebtoken::Algorithm::HS256,
+        TEST_JWT_SECRET.as_bytes(),
+    )
 }
 
 /// Claims like the server issues: `sub`, `email`, `iat`, `exp`, `jti`, `type`, `sid`.
@@ -531,7 +626,11 @@ pub fn b64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let sextets = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
         for s in &sextets[..chunk.len() + 1] {
@@ -565,9 +664,16 @@ pub struct RawResponse {
 /// Writes `head` then `body` to the server and reads one response, without closing
 /// the write side (so the server answers from what it has read, not from an EOF).
 /// Fails if no response arrives within `limit`.
-pub async fn raw_exchange(port: u16, head: &str, body: &[u8], limit: std::time::Duration) -> RawResponse {
+pub async fn raw_exchange(
+    port: u16,
+    head: &str,
+    body: &[u8],
+    limit: std::time::Duration,
+) -> RawResponse {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
     let (mut rd, mut wr) = stream.into_split();
     let head = head.to_owned();
     let body = body.to_vec();
@@ -589,16 +695,19 @@ pub async fn raw_exchange(port: u16, head: &str, body: &[u8], limit: std::time::
             match rd.read(&mut chunk).await {
                 Ok(0) | Err(_) => {
                     return parse_raw_response(&buf).unwrap_or_else(|| {
-                        panic!("connection ended without a full response: {:?}", String::from_utf8_lossy(&buf))
+                        panic!(
+                            "connection ended without a full response: {:?}",
+                            String::from_utf8_lossy(&buf)
+                        )
                     })
                 }
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
         }
     };
-    let resp = tokio::time::timeout(limit, read)
-        .await
-        .unwrap_or_else(|_| panic!("no response within {limit:?}: the server waited for the whole body"));
+    let resp = tokio::time::timeout(limit, read).await.unwrap_or_else(|_| {
+        panic!("no response within {limit:?}: the server waited for the whole body")
+    });
     writer.abort();
     resp
 }
@@ -614,7 +723,11 @@ fn parse_raw_response(buf: &[u8]) -> Option<RawResponse> {
         .collect();
     let len: usize = headers.get("content-length")?.parse().ok()?;
     let body = buf.get(end + 4..end + 4 + len)?;
-    Some(RawResponse { status, headers, body: serde_json::from_slice(body).ok()? })
+    Some(RawResponse {
+        status,
+        headers,
+        body: serde_json::from_slice(body).ok()?,
+    })
 }
 
 /// Checks a raw error response like [`assert_error`] does.
@@ -622,9 +735,18 @@ pub fn assert_raw_error(resp: &RawResponse, status: u16, code: &str) {
     assert_eq!(resp.status, status, "{resp:?}");
     let body = &resp.body;
     assert_eq!(body["error_code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     assert!(body["details"].is_object(), "{body}");
-    assert!(body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{body}");
-    let id = resp.headers.get("x-request-id").expect("X-Request-ID header");
+    assert!(
+        body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{body}"
+    );
+    let id = resp
+        .headers
+        .get("x-request-id")
+        .expect("X-Request-ID header");
     assert_eq!(body["request_id"], id.as_str(), "{body}");
 }

@@ -10,6 +10,6 @@ mod helpers;
 mod auth;
 mod errors;
 mod migrations;
+mod properties;
 mod tags;
 mod todos;
-mod properties;

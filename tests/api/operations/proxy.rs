@@ -1,0 +1,110 @@
+//! A TCP proxy the test controls, between the server and PostgreSQL: `cut` closes every
+//! open connection and the listening socket (new connections are refused), `restore`
+//! listens again on the same port.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub struct FaultProxy {
+    addr: SocketAddr,
+    upstream: SocketAddr,
+    /// Bumped by every cut; connection tasks end when it changes.
+    epoch: watch::Sender<u64>,
+    accept: Mutex<Option<JoinHandle<()>>>,
+    /// Connections accepted since start (for the test's diagnostics).
+    accepted: Arc<AtomicUsize>,
+}
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    // Rebinding the same port right after a cut must not wait for TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+impl FaultProxy {
+    /// Listens on 127.0.0.1 (a free port) and forwards to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> FaultProxy {
+        let listener = listen("127.0.0.1:0".parse().unwrap()).expect("bind the proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let (epoch, _) = watch::channel(0);
+        let proxy = FaultProxy {
+            addr,
+            upstream,
+            epoch,
+            accept: Mutex::new(None),
+            accepted: Arc::new(AtomicUsize::new(0)),
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let upstream = self.upstream;
+        let epoch = self.epoch.subscribe();
+        let accepted = self.accepted.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
+                accepted.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(forward(client, upstream, epoch.clone()));
+            }
+        });
+        *self.accept.lock().unwrap() = Some(task);
+    }
+
+    /// Stops listening (new connections are refused) and closes every open connection.
+    pub async fn cut(&self) {
+        if let Some(task) = self.accept.lock().unwrap().take() {
+            task.abort();
+            // The listener is dropped with the task: wait until it is gone.
+            let _ = task.await;
+        }
+        self.epoch.send_modify(|e| *e += 1);
+    }
+
+    /// Listens again on the same port.
+    pub async fn restore(&self) {
+        let listener = listen(self.addr).expect("rebind the proxy port");
+        self.serve(listener);
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        if let Some(task) = self.accept.lock().unwrap().take() {
+            task.abort();
+        }
+        self.epoch.send_modify(|e| *e += 1);
+    }
+}
+
+/// Pipes `client` to `upstream` until either side closes or the proxy is cut.
+/// `epoch` was subscribed when the listener started, so a cut at any time after that,
+/// even before this task first runs, ends it.
+async fn forward(mut client: TcpStream, upstream: SocketAddr, mut epoch: watch::Receiver<u64>) {
+    let Ok(mut server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+        _ = epoch.changed() => {}
+    }
+    // Both sockets drop here: the server sees its database connections closed.
+}
