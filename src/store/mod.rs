@@ -177,12 +177,8 @@ pub struct TagRecord {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TodoTagRecord {
     pub todo_id: Uuid,
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub name: String,
-    pub color: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    pub tag: TagRecord,
 }
 
 /// Column a todo list is ordered by.

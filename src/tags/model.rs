@@ -35,13 +35,7 @@ impl From<TagRecord> for Tag {
 
 impl From<TodoTagRecord> for Tag {
     fn from(t: TodoTagRecord) -> Self {
-        Tag {
-            id: t.id,
-            name: t.name,
-            color: t.color,
-            created_at: t.created_at.into(),
-            updated_at: t.updated_at.into(),
-        }
+        t.tag.into()
     }
 }
 
