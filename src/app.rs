@@ -12,6 +12,7 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::service::{now, AuthService};
 use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
+use crate::http::cors::CorsPolicy;
 use crate::http::middleware::{handle, HttpContext, RouteTable};
 use crate::http::rate_limit::AuthRateLimiter;
 use crate::metrics::Metrics;
@@ -77,6 +78,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
     let ctx = Arc::new(HttpContext {
         routes: RouteTable::from_spec(&spec),
         metrics: state.metrics.clone(),
+        cors: CorsPolicy::new(&state.config.cors_origins),
         limiter: AuthRateLimiter::new(state.config.auth_rate_limit_per_minute),
     });
     spawn_housekeeping(state.clone(), ctx.clone());

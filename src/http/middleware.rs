@@ -15,6 +15,7 @@ use poem_openapi::error::{
 };
 
 use super::body::serde_error;
+use super::cors::CorsPolicy;
 use super::rate_limit::{AuthRateLimiter, LIMITED_PATHS};
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Metrics;
@@ -56,7 +57,13 @@ impl RouteTable {
             }
         }
         // Plain routes outside the spec, so their metrics get a route label too.
-        for path in ["/metrics", "/docs", "/redoc", "/openapi.json", "/openapi.yaml"] {
+        for path in [
+            "/metrics",
+            "/docs",
+            "/redoc",
+            "/openapi.json",
+            "/openapi.yaml",
+        ] {
             let segments = path.split('/').map(str::to_owned).collect();
             routes.push((segments, path.to_owned(), "GET, HEAD".to_owned()));
         }
@@ -99,6 +106,7 @@ impl RouteTable {
 /// Shared parts the wrapper needs.
 pub struct HttpContext {
     pub routes: RouteTable,
+    pub cors: CorsPolicy,
     pub metrics: Arc<Metrics>,
     pub limiter: AuthRateLimiter,
 }
@@ -245,8 +253,11 @@ pub async fn handle<E: Endpoint>(
         p.extract(&opentelemetry_http::HeaderExtractor(req.headers()))
     });
     let _ = span.set_parent(parent);
+    let origin = ctx.cors.origin_of(&req);
+    let preflight = ctx.cors.preflight(&req);
     let mut resp = async {
         match pre {
+            Ok(()) if preflight.is_some() => preflight.unwrap_or_default(),
             Err(e) => e.to_response(&id),
             Ok(()) => match ep.call(req).await {
                 Ok(r) => r.into_response(),
@@ -259,11 +270,13 @@ pub async fn handle<E: Endpoint>(
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
+    ctx.cors.decorate(origin, resp.headers_mut());
     let status = resp.status().as_u16();
     span.record("http.response.status_code", status);
     let trace_id = span.context().span().span_context().trace_id();
     let elapsed = started.elapsed().as_secs_f64();
-    ctx.metrics.observe_request(method.as_str(), route, status, elapsed);
+    ctx.metrics
+        .observe_request(method.as_str(), route, status, elapsed);
     tracing::info!(
         request_id = %id,
         method = %method,

@@ -8,8 +8,10 @@
 mod helpers;
 
 mod auth;
+mod cors;
 mod errors;
 mod migrations;
+mod operations;
 mod properties;
 mod tags;
 mod todos;
