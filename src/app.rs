@@ -91,11 +91,11 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
     );
     Route::new()
         .nest("/", svc)
-        .nest("/docs", docs)
-        .nest("/redoc", redoc)
-        .at("/openapi.json", spec_json)
-        .at("/openapi.yaml", spec_yaml)
-        .at("/metrics", metrics_endpoint(state.clone()))
+        .nest("/docs", poem::get(docs))
+        .nest("/redoc", poem::get(redoc))
+        .at("/openapi.json", poem::get(spec_json))
+        .at("/openapi.yaml", poem::get(spec_yaml))
+        .at("/metrics", poem::get(metrics_endpoint(state.clone())))
         .data(state)
         .around(move |ep, req| handle(ep, req, ctx.clone()))
 }

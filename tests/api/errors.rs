@@ -212,12 +212,27 @@ both_backends! {
         )
         .await;
 
-        // The OAuth2 form: a missing field.
+        // The OAuth2 form: missing fields.
         let resp = app
             .token(&[("grant_type", "password"), ("username", &email)])
             .await;
-        let err = assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_004").await;
-        assert!(err["details"]["field"].is_string(), "{err}");
+        assert_field_error(
+            resp,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_004",
+            "password",
+        )
+        .await;
+        let resp = app
+            .token(&[("username", &email), ("password", &password)])
+            .await;
+        assert_field_error(
+            resp,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_004",
+            "grant_type",
+        )
+        .await;
         assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
     }
 
@@ -591,6 +606,41 @@ both_backends! {
                 "{method} {path}: Allow {allow:?}"
             );
             assert_error(resp, StatusCode::METHOD_NOT_ALLOWED, "REQUEST_003").await;
+        }
+    }
+
+    /// The spec, docs and metrics endpoints take GET (and HEAD) only.
+    async fn request_003_operations_endpoints_are_get_only(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        for path in [
+            "/openapi.json",
+            "/openapi.yaml",
+            "/metrics",
+            "/docs",
+            "/redoc",
+        ] {
+            let resp = app.client.get(app.url(path)).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK, "GET {path}");
+            for method in [
+                reqwest::Method::POST,
+                reqwest::Method::DELETE,
+                reqwest::Method::PUT,
+            ] {
+                let resp = app
+                    .client
+                    .request(method.clone(), app.url(path))
+                    .send()
+                    .await
+                    .unwrap();
+                let allow = resp
+                    .headers()
+                    .get("allow")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                assert_error(resp, StatusCode::METHOD_NOT_ALLOWED, "REQUEST_003").await;
+                assert_eq!(allow, "GET, HEAD", "{method} {path}");
+            }
         }
     }
 
