@@ -171,7 +171,7 @@ impl Config {
             )?,
             hash_queue: parse("PASSWORD_HASH_QUEUE", var("PASSWORD_HASH_QUEUE"), 64)?,
             pool_size: parse("DATABASE_POOL_SIZE", var("DATABASE_POOL_SIZE"), 20)?,
-            db: crate::store::DbSettings::from_lookup(&var)?,
+            db: crate::store::DbSettings::from_lookup(var)?,
             cors_origins: var("CORS_ORIGINS")
                 .map(|v| {
                     v.split(',')

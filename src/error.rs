@@ -208,6 +208,7 @@ impl ApiError {
         let field = match self {
             ApiError::Validation { field, .. } => Some(field.clone()),
             ApiError::EmailTaken => Some("email".to_owned()),
+            ApiError::TagNameConflict => Some("name".to_owned()),
             _ => None,
         };
         ErrorBody {

@@ -67,8 +67,8 @@ pub struct RegisterRequest {
     /// 8 to 128 characters with an upper-case and a lower-case letter, a digit and a special character.
     #[oai(validator(min_length = 8, max_length = 128))]
     pub password: PasswordString,
-    #[oai(validator(max_length = 100))]
-    #[serde(default)]
+    #[oai(validator(max_length = 100, pattern = r"^[^\u0000]*$"))]
+    #[serde(default, deserialize_with = "crate::http::body::present")]
     pub name: Option<String>,
 }
 
@@ -113,7 +113,7 @@ pub struct RefreshRequest {
 #[derive(Debug, Default, Deserialize, Object)]
 pub struct LogoutRequest {
     /// When given and valid for the same user, its session is revoked too.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::http::body::present")]
     pub refresh_token: Option<String>,
 }
 

@@ -64,8 +64,9 @@ impl<'a, T: Type + DeserializeOwned> ApiExtractor<'a> for JsonBody<T> {
                 "The body could not be read",
             )
         })?;
+        let absent = bytes.is_empty() && !T::IS_REQUIRED;
         let value = match request.content_type() {
-            None if bytes.is_empty() && !T::IS_REQUIRED => Value::Null,
+            _ if absent => Value::Null,
             Some(ct) if is_json(ct) => serde_json::from_slice(&bytes).map_err(|_| {
                 ApiError::invalid(
                     ErrorCode::VALIDATION_004,
@@ -75,7 +76,8 @@ impl<'a, T: Type + DeserializeOwned> ApiExtractor<'a> for JsonBody<T> {
             })?,
             _ => return Err(ApiError::UnsupportedMediaType.into()),
         };
-        parse_body(value, T::IS_REQUIRED).map(JsonBody).map_err(Into::into)
+        // A body that is present must be an object, even where the body is optional.
+        parse_body(value, !absent).map(JsonBody).map_err(Into::into)
     }
 }
 
@@ -94,6 +96,15 @@ pub fn parse_body<T: DeserializeOwned>(value: Value, required: bool) -> Result<T
     }
     serde_path_to_error::deserialize(value)
         .map_err(|e| serde_error(e.path().to_string(), &e.into_inner().to_string()))
+}
+
+/// For optional fields that may be absent but not `null` (their schema is not nullable).
+pub fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// Maps a serde message about `field` (a path, `.` for the root) to a catalog error.
@@ -213,7 +224,7 @@ impl StringSchema for TagNameSchema {
         MetaSchema {
             min_length: Some(1),
             max_length: Some(50),
-            pattern: Some(r"\S".into()),
+            pattern: Some(r"^[^\u0000]*[^\s\u0000][^\u0000]*$".into()),
             ..MetaSchema::new("string")
         }
     }

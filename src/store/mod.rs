@@ -27,7 +27,10 @@ pub enum StoreError {
     /// A unique constraint rejected the write.
     #[error("unique constraint violated")]
     UniqueViolation,
-    /// The database cannot be reached (connection refused, pool timeout, I/O).
+    /// The database cannot be reached or did not answer in time: connection refused
+    /// or reset, pool timeout, TLS, the server refusing connections, a statement or
+    /// lock-wait timeout, a call past its deadline, or the circuit breaker open.
+    /// The API answers 503 `SERVER_001` with `Retry-After`.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
     /// Anything else (a bug or a corrupt row).
@@ -464,6 +467,32 @@ impl DbSettings {
     }
 }
 
+/// How long start-up waits for a database that is not reachable yet (still starting).
+const STARTUP_WAIT: Duration = Duration::from_secs(10);
+
+/// Opens the pool's first connection. A database that refuses connections or does not
+/// answer is retried for [`STARTUP_WAIT`] (a server started next to its database should
+/// not lose the race); any other error (bad credentials, unknown database) fails at once.
+async fn first_connection<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + STARTUP_WAIT;
+    let mut logged = false;
+    loop {
+        match pool.acquire().await {
+            Ok(_) => return Ok(()),
+            Err(e @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)))
+                if std::time::Instant::now() < deadline =>
+            {
+                if !logged {
+                    tracing::warn!(error = %e, "database not reachable yet; retrying for up to 10 s");
+                    logged = true;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// An open connection pool of either backend.
 #[derive(Clone, Debug)]
 pub enum Pool {
@@ -493,8 +522,8 @@ impl Pool {
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(size)
                     .acquire_timeout(acquire)
-                    .connect_with(opts)
-                    .await?;
+                    .connect_lazy_with(opts);
+                first_connection(&pool).await?;
                 Pool::Postgres(pool)
             }
             Backend::Sqlite => {
@@ -506,8 +535,8 @@ impl Pool {
                 let pool = sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(size.min(8))
                     .acquire_timeout(acquire)
-                    .connect_with(opts)
-                    .await?;
+                    .connect_lazy_with(opts);
+                first_connection(&pool).await?;
                 Pool::Sqlite(pool)
             }
         })
@@ -595,5 +624,69 @@ impl Pool {
             settings.breaker,
             settings.call_deadline(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> anyhow::Result<DbSettings> {
+        let map: HashMap<&str, &str> = vars.iter().copied().collect();
+        DbSettings::from_lookup(|k| map.get(k).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn db_settings_defaults_and_overrides() {
+        let d = settings(&[]).unwrap();
+        assert_eq!(d, DbSettings::default());
+        assert_eq!(d.acquire_timeout, Duration::from_secs(1));
+        assert_eq!(d.statement_timeout, Duration::from_secs(5));
+        assert_eq!(d.breaker.failure_threshold, 5);
+        assert_eq!(d.breaker.cooldown, Duration::from_secs(2));
+        assert_eq!(d.call_deadline(), Duration::from_secs(11));
+
+        let s = settings(&[
+            ("DB_ACQUIRE_TIMEOUT_MS", "250"),
+            ("DB_STATEMENT_TIMEOUT_MS", " 300 "),
+            ("DB_BREAKER_FAILURES", "0"),
+            ("DB_BREAKER_COOLDOWN_MS", "100"),
+        ])
+        .unwrap();
+        assert_eq!(s.acquire_timeout, Duration::from_millis(250));
+        assert_eq!(s.statement_timeout, Duration::from_millis(300));
+        assert_eq!(s.breaker.failure_threshold, 0);
+        assert_eq!(s.breaker.cooldown, Duration::from_millis(100));
+        assert_eq!(s.sqlite_busy_timeout(), Duration::from_millis(300));
+        assert_eq!(s.call_deadline(), Duration::from_millis(10_250));
+
+        let off = settings(&[("DB_STATEMENT_TIMEOUT_MS", "0")]).unwrap();
+        assert_eq!(off.sqlite_busy_timeout(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn db_settings_reject_bad_values() {
+        for (k, v) in [
+            ("DB_ACQUIRE_TIMEOUT_MS", "0"),
+            ("DB_ACQUIRE_TIMEOUT_MS", "-1"),
+            ("DB_STATEMENT_TIMEOUT_MS", "1s"),
+            ("DB_BREAKER_FAILURES", "99999999999"),
+            ("DB_BREAKER_COOLDOWN_MS", "soon"),
+        ] {
+            let err = settings(&[(k, v)]).unwrap_err().to_string();
+            assert!(err.contains(k), "{k}={v}: {err}");
+        }
+    }
+
+    #[test]
+    fn connection_class_errors_count_for_the_breaker() {
+        let unavailable = |e| StoreError::from(e);
+        assert!(unavailable(sqlx::Error::PoolTimedOut).is_connection_failure());
+        assert!(
+            unavailable(sqlx::Error::Io(std::io::Error::other("reset"))).is_connection_failure()
+        );
+        assert!(!unavailable(sqlx::Error::RowNotFound).is_connection_failure());
+        assert!(!StoreError::UniqueViolation.is_connection_failure());
     }
 }

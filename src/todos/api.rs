@@ -80,8 +80,10 @@ impl TodoApi {
         is_completed: Query<Option<bool>>,
         priority: Query<Option<Priority>>,
         /// A tag name (case-insensitive).
+        #[oai(validator(max_length = 50, pattern = r"^[^\u0000]*$"))]
         tag: Query<Option<String>>,
         /// Case-insensitive substring of title or description.
+        #[oai(validator(max_length = 255, pattern = r"^[^\u0000]*$"))]
         q: Query<Option<String>>,
         due_before: Query<Option<DateTime<Utc>>>,
         due_after: Query<Option<DateTime<Utc>>>,

@@ -103,23 +103,23 @@ pub struct Todo {
 #[oai(example)]
 pub struct TodoInput {
     /// 1 to 255 characters; surrounding whitespace is trimmed.
-    #[oai(validator(min_length = 1, max_length = 255, pattern = r"\S"))]
+    #[oai(validator(min_length = 1, max_length = 255, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"))]
     pub title: String,
-    #[oai(nullable, validator(max_length = 10000))]
+    #[oai(nullable, validator(max_length = 10000, pattern = r"^[^\u0000]*$"))]
     #[serde(default)]
     pub description: Option<String>,
     /// Defaults to `medium`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::http::body::present")]
     pub priority: Option<Priority>,
     #[oai(nullable)]
     #[serde(default)]
     pub due_date: Option<DateTime<Utc>>,
     /// Defaults to false.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::http::body::present")]
     pub is_completed: Option<bool>,
     /// Tag names; unknown ones are created, duplicates (ignoring case) collapse.
     #[oai(validator(max_items = 50))]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::http::body::present")]
     pub tags: Option<Vec<TagNameString>>,
 }
 
@@ -139,10 +139,10 @@ impl poem_openapi::types::Example for TodoInput {
 /// A partial update: absent fields stay; `null` clears `description` and `due_date`.
 #[derive(Debug, Deserialize, Object)]
 pub struct TodoPatch {
-    #[oai(validator(min_length = 1, max_length = 255, pattern = r"\S"))]
+    #[oai(validator(min_length = 1, max_length = 255, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"))]
     #[serde(default)]
     pub title: MaybeUndefined<String>,
-    #[oai(nullable, validator(max_length = 10000))]
+    #[oai(nullable, validator(max_length = 10000, pattern = r"^[^\u0000]*$"))]
     #[serde(default)]
     pub description: MaybeUndefined<String>,
     #[serde(default)]

@@ -13,5 +13,6 @@ mod errors;
 mod migrations;
 mod operations;
 mod properties;
+mod sdk;
 mod tags;
 mod todos;

@@ -81,7 +81,11 @@ async fn traces(req: &poem::Request, body: Body, Data(received): Data<&Received>
     let export = match ExportTraceServiceRequest::decode(bytes) {
         Ok(e) => e,
         Err(e) => {
-            received.rejected.lock().unwrap().push(format!("decode: {e}"));
+            received
+                .rejected
+                .lock()
+                .unwrap()
+                .push(format!("decode: {e}"));
             return StatusCode::BAD_REQUEST.into();
         }
     };
@@ -125,13 +129,15 @@ impl OtlpReceiver {
             .at("/v1/traces", post(traces))
             .data(received.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
-            app,
-            async {
-                let _ = rx.await;
-            },
-            None,
-        ));
+        tokio::spawn(
+            Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
+                app,
+                async {
+                    let _ = rx.await;
+                },
+                None,
+            ),
+        );
         OtlpReceiver {
             endpoint: format!("http://127.0.0.1:{port}"),
             received,

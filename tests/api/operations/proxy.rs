@@ -71,7 +71,8 @@ impl FaultProxy {
 
     /// Stops listening (new connections are refused) and closes every open connection.
     pub async fn cut(&self) {
-        if let Some(task) = self.accept.lock().unwrap().take() {
+        let task = self.accept.lock().unwrap().take();
+        if let Some(task) = task {
             task.abort();
             // The listener is dropped with the task: wait until it is gone.
             let _ = task.await;
