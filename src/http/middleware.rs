@@ -216,6 +216,27 @@ impl ApiError {
     }
 }
 
+/// The server span of a request, joined to the caller's trace when it sent a W3C
+/// `traceparent`; its status code is recorded when the response is known.
+fn request_span(req: &Request, route: &str, id: &str) -> tracing::Span {
+    let method = req.method();
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{method} {route}"),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = route,
+        url.path = %req.uri().path(),
+        http.response.status_code = tracing::field::Empty,
+        request_id = %id,
+    );
+    let parent = opentelemetry::global::get_text_map_propagator(|p| {
+        p.extract(&opentelemetry_http::HeaderExtractor(req.headers()))
+    });
+    let _ = span.set_parent(parent);
+    span
+}
+
 /// Wraps the whole application: every response gets `X-Request-ID`, every error the
 /// documented body, and a log line is written per request.
 pub async fn handle<E: Endpoint>(
@@ -238,28 +259,14 @@ pub async fn handle<E: Endpoint>(
         }
     }
     let route = ctx.routes.template(&path).unwrap_or("unmatched");
-    let span = tracing::info_span!(
-        "request",
-        otel.name = %format_args!("{method} {route}"),
-        otel.kind = "server",
-        http.request.method = %method,
-        http.route = route,
-        url.path = %path,
-        http.response.status_code = tracing::field::Empty,
-        request_id = %id,
-    );
-    // Join the caller's trace when it sent a W3C `traceparent`.
-    let parent = opentelemetry::global::get_text_map_propagator(|p| {
-        p.extract(&opentelemetry_http::HeaderExtractor(req.headers()))
-    });
-    let _ = span.set_parent(parent);
+    let span = request_span(&req, route, &id);
     let origin = ctx.cors.origin_of(&req);
     let preflight = ctx.cors.preflight(&req);
     let mut resp = async {
-        match pre {
-            Ok(()) if preflight.is_some() => preflight.unwrap_or_default(),
-            Err(e) => e.to_response(&id),
-            Ok(()) => match ep.call(req).await {
+        match (pre, preflight) {
+            (Err(e), _) => e.to_response(&id),
+            (Ok(()), Some(answer)) => answer,
+            (Ok(()), None) => match ep.call(req).await {
                 Ok(r) => r.into_response(),
                 Err(e) => classify(e, &ctx.routes, &path).to_response(&id),
             },
