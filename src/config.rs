@@ -192,7 +192,9 @@ impl Config {
             otel_protocol: match var("OTEL_EXPORTER_OTLP_PROTOCOL").as_deref() {
                 None | Some("http/protobuf") => OtlpProtocol::HttpProtobuf,
                 Some("grpc") => OtlpProtocol::Grpc,
-                Some(other) => bail!("OTEL_EXPORTER_OTLP_PROTOCOL={other:?} is invalid: use http/protobuf or grpc"),
+                Some(other) => bail!(
+                    "OTEL_EXPORTER_OTLP_PROTOCOL={other:?} is invalid: use http/protobuf or grpc"
+                ),
             },
             otel_service_name: var("OTEL_SERVICE_NAME").unwrap_or_else(|| "todo-api".into()),
         };

@@ -24,7 +24,10 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by method, route template and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by method, route template and status",
+            ),
             &["method", "route", "status"],
         )
         .expect("valid metric");
@@ -35,13 +38,19 @@ impl Metrics {
         )
         .expect("valid metric");
         let auth_events = IntCounterVec::new(
-            Opts::new("auth_events_total", "Authentication events by kind and outcome"),
+            Opts::new(
+                "auth_events_total",
+                "Authentication events by kind and outcome",
+            ),
             &["event", "outcome"],
         )
         .expect("valid metric");
         let db_duration = HistogramVec::new(
-            HistogramOpts::new("db_query_duration_seconds", "Database call latency by store operation")
-                .buckets(LATENCY_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "db_query_duration_seconds",
+                "Database call latency by store operation",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
             &["operation"],
         )
         .expect("valid metric");
@@ -60,7 +69,14 @@ impl Metrics {
         ] {
             registry.register(c).expect("metric names are unique");
         }
-        Metrics { registry, http_requests, http_duration, auth_events, db_duration, db_pool }
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            auth_events,
+            db_duration,
+            db_pool,
+        }
     }
 
     /// Records one finished HTTP request.
@@ -68,7 +84,9 @@ impl Metrics {
         self.http_requests
             .with_label_values(&[method, route, &status.to_string()])
             .inc();
-        self.http_duration.with_label_values(&[method, route]).observe(seconds);
+        self.http_duration
+            .with_label_values(&[method, route])
+            .observe(seconds);
     }
 
     /// Counts an authentication event (`login`/`success`, `refresh_reuse`/`revoked`, …).
@@ -80,15 +98,24 @@ impl Metrics {
     /// a child of the request's, is closed) when the guard drops.
     pub fn db_timer(&self, operation: &'static str) -> DbTimer<'_> {
         let span = tracing::info_span!("db", otel.name = operation, db.operation.name = operation);
-        DbTimer { metrics: self, operation, started: Instant::now(), _span: span }
+        DbTimer {
+            metrics: self,
+            operation,
+            started: Instant::now(),
+            _span: span,
+        }
     }
 
     /// Sets the pool gauges.
     pub fn set_pool(&self, size: u32, idle: usize) {
         let idle = idle as i64;
-        self.db_pool.with_label_values(&["size"]).set(i64::from(size));
+        self.db_pool
+            .with_label_values(&["size"])
+            .set(i64::from(size));
         self.db_pool.with_label_values(&["idle"]).set(idle);
-        self.db_pool.with_label_values(&["in_use"]).set(i64::from(size) - idle);
+        self.db_pool
+            .with_label_values(&["in_use"])
+            .set(i64::from(size) - idle);
     }
 
     /// The Prometheus text exposition of every series.

@@ -58,9 +58,19 @@ const LINKS: &[(&str, &str, &[&str])] = &[
     (
         "create_todo",
         "201",
-        &["get_todo", "replace_todo", "update_todo", "toggle_todo", "delete_todo"],
+        &[
+            "get_todo",
+            "replace_todo",
+            "update_todo",
+            "toggle_todo",
+            "delete_todo",
+        ],
     ),
-    ("create_tag", "201", &["get_tag", "update_tag", "delete_tag"]),
+    (
+        "create_tag",
+        "201",
+        &["get_tag", "update_tag", "delete_tag"],
+    ),
 ];
 
 /// The spec of `svc` as a JSON document, with the [`LINKS`] added.
@@ -70,7 +80,11 @@ pub fn spec_document(svc: &OpenApiService<Api, ()>) -> serde_json::Value {
     let Some(paths) = doc["paths"].as_object_mut() else {
         return doc;
     };
-    for op in paths.values_mut().filter_map(|p| p.as_object_mut()).flat_map(|p| p.values_mut()) {
+    for op in paths
+        .values_mut()
+        .filter_map(|p| p.as_object_mut())
+        .flat_map(|p| p.values_mut())
+    {
         for (from, status, targets) in LINKS {
             if op["operationId"] != *from {
                 continue;

@@ -37,7 +37,10 @@ fn exporter(config: &Config, endpoint: &str) -> anyhow::Result<SpanExporter> {
             } else {
                 format!("{base}/v1/traces")
             };
-            SpanExporter::builder().with_http().with_endpoint(url).build()?
+            SpanExporter::builder()
+                .with_http()
+                .with_endpoint(url)
+                .build()?
         }
         OtlpProtocol::Grpc => SpanExporter::builder()
             .with_tonic()

@@ -49,7 +49,10 @@ mod tests {
         assert_eq!(required_text("t", " é ", 3).unwrap(), "é");
         assert_eq!(code(required_text("t", "ab", 1)), ErrorCode::VALIDATION_005);
         assert_eq!(code(required_text("t", "  ", 5)), ErrorCode::VALIDATION_004);
-        assert_eq!(code(required_text("t", "a\0b", 5)), ErrorCode::VALIDATION_009);
+        assert_eq!(
+            code(required_text("t", "a\0b", 5)),
+            ErrorCode::VALIDATION_009
+        );
         assert!(check_text("t", &"ж".repeat(10), 10).is_ok());
     }
 }

@@ -21,8 +21,7 @@ async fn committed_spec_matches_the_code() {
 
 #[tokio::test]
 async fn every_operation_has_an_id_and_a_tag() {
-    let spec: serde_json::Value =
-        serde_yaml::from_str(&todo_api::openapi::spec_yaml()).unwrap();
+    let spec: serde_json::Value = serde_yaml::from_str(&todo_api::openapi::spec_yaml()).unwrap();
     let mut count = 0;
     for (path, ops) in spec["paths"].as_object().unwrap() {
         for (method, op) in ops.as_object().unwrap() {

@@ -79,7 +79,12 @@ impl AuthService {
         keys: TokenKeys,
         metrics: Arc<Metrics>,
     ) -> Self {
-        AuthService { store, hasher, keys, metrics }
+        AuthService {
+            store,
+            hasher,
+            keys,
+            metrics,
+        }
     }
 
     /// Logs an auth event (never with credentials) and counts it.

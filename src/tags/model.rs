@@ -42,7 +42,11 @@ impl From<TodoTagRecord> for Tag {
 /// A new tag. Names are trimmed and unique per user, ignoring case.
 #[derive(Debug, Deserialize, Object)]
 pub struct NewTag {
-    #[oai(validator(min_length = 1, max_length = 50, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    ))]
     pub name: String,
     #[oai(nullable, validator(pattern = "^#[0-9A-Fa-f]{6}$"))]
     #[serde(default)]
@@ -52,7 +56,11 @@ pub struct NewTag {
 /// Changes to a tag: absent fields stay; `color: null` clears the color.
 #[derive(Debug, Deserialize, Object)]
 pub struct TagPatch {
-    #[oai(validator(min_length = 1, max_length = 50, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    ))]
     #[serde(default)]
     pub name: MaybeUndefined<String>,
     #[oai(nullable, validator(pattern = "^#[0-9A-Fa-f]{6}$"))]

@@ -103,7 +103,11 @@ pub struct Todo {
 #[oai(example)]
 pub struct TodoInput {
     /// 1 to 255 characters; surrounding whitespace is trimmed.
-    #[oai(validator(min_length = 1, max_length = 255, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    ))]
     pub title: String,
     #[oai(nullable, validator(max_length = 10000, pattern = r"^[^\u0000]*$"))]
     #[serde(default)]
@@ -139,7 +143,11 @@ impl poem_openapi::types::Example for TodoInput {
 /// A partial update: absent fields stay; `null` clears `description` and `due_date`.
 #[derive(Debug, Deserialize, Object)]
 pub struct TodoPatch {
-    #[oai(validator(min_length = 1, max_length = 255, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    ))]
     #[serde(default)]
     pub title: MaybeUndefined<String>,
     #[oai(nullable, validator(max_length = 10000, pattern = r"^[^\u0000]*$"))]

@@ -10,11 +10,18 @@ use crate::helpers::*;
 use crate::todos::Client;
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(40)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40)
 }
 
 fn runner() -> TestRunner {
-    let config = Config { cases: cases(), failure_persistence: None, ..Config::default() };
+    let config = Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    };
     TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
 }
 
@@ -70,7 +77,9 @@ fn expected(body: &Value) -> Value {
     }
     tags.sort_by_key(|t| t.to_lowercase());
     let due = body["due_date"].as_str().map(|d| {
-        let t = chrono::DateTime::parse_from_rfc3339(d).unwrap().with_timezone(&chrono::Utc);
+        let t = chrono::DateTime::parse_from_rfc3339(d)
+            .unwrap()
+            .with_timezone(&chrono::Utc);
         t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
     });
     json!({
@@ -85,7 +94,12 @@ fn expected(body: &Value) -> Value {
 }
 
 fn observed(todo: &Value) -> Value {
-    let mut tags: Vec<&str> = todo["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let mut tags: Vec<&str> = todo["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     // The service sorts by lower-cased name; compare the same way.
     tags.sort_by_key(|t| t.to_lowercase());
     json!({
@@ -101,21 +115,34 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         ".{0,300}".prop_map(Value::from),
         text(20).prop_map(Value::from),
         Just(json!("2030-01-01T00:00:00Z")),
         Just(json!("a\u{0}b")),
     ];
     let keys = prop::sample::select(vec![
-        "title", "description", "priority", "due_date", "is_completed", "tags", "name", "color",
-        "user_id", "id", "version", "extra",
+        "title",
+        "description",
+        "priority",
+        "due_date",
+        "is_completed",
+        "tags",
+        "name",
+        "color",
+        "user_id",
+        "id",
+        "version",
+        "extra",
     ]);
     leaf.prop_recursive(3, 24, 6, move |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-            proptest::collection::btree_map(keys.clone(), inner, 0..6)
-                .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+            proptest::collection::btree_map(keys.clone(), inner, 0..6).prop_map(|m| Value::Object(
+                m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+            )),
         ]
     })
 }
@@ -144,7 +171,14 @@ fn run_no_5xx(backend: Backend) {
     let c = rt.block_on(Client::new(&app));
     let todo = rt.block_on(c.create(json!({"title": "target"})));
     let tag: Value = rt.block_on(async {
-        let r = c.send(Method::POST, "/api/v1/tags", Some(json!({"name": "target"})), None).await;
+        let r = c
+            .send(
+                Method::POST,
+                "/api/v1/tags",
+                Some(json!({"name": "target"})),
+                None,
+            )
+            .await;
         r.json().await.unwrap()
     });
     let todo_path = format!("/api/v1/todos/{}", todo["id"].as_str().unwrap());
@@ -162,7 +196,11 @@ fn run_no_5xx(backend: Backend) {
                     let resp = c.send(method.clone(), path, Some(body.clone()), None).await;
                     let status = resp.status();
                     if status != ok && status != StatusCode::CONFLICT {
-                        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path} {body}");
+                        assert_eq!(
+                            status,
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "{method} {path} {body}"
+                        );
                         let err = assert_error_shape(resp, status).await;
                         let code = err["error_code"].as_str().unwrap_or_default().to_owned();
                         assert!(code.starts_with("VALIDATION_"), "{code}");
