@@ -81,3 +81,7 @@ e2e url="http://127.0.0.1:8000":
     command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
     cd e2e && npm ci --no-audit --no-fund
     BASE_URL={{url}} node --test e2e/
+
+# Load benchmark on the release build (PostgreSQL + SQLite, wrk, pgbench); writes bench/results/latest.{md,json}. Knobs: bench/README.md
+bench *args:
+    bash bench/run.sh {{args}}

@@ -236,6 +236,10 @@ impl ApiError {
             | ApiError::Unavailable { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
+            // The rest of the body is not read: the connection cannot be reused.
+            ApiError::PayloadTooLarge => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             ApiError::MethodNotAllowed { allow } => {
                 if let Ok(v) = HeaderValue::from_str(allow) {
                     headers.insert(header::ALLOW, v);

@@ -170,6 +170,8 @@ fn classify(err: poem::Error, routes: &RouteTable, path: &str) -> ApiError {
     if let Some((name, reason)) = param {
         let code = if reason.contains("expects an input value") {
             ErrorCode::VALIDATION_004
+        } else if reason.contains("maxLength") {
+            ErrorCode::VALIDATION_005
         } else if ENUM_PARAMS.contains(&name.as_str()) {
             ErrorCode::VALIDATION_006
         } else {

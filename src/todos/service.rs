@@ -20,6 +20,8 @@ use crate::text::{check_text, required_text};
 /// Longest title and description, in characters.
 pub const MAX_TITLE: usize = 255;
 pub const MAX_DESCRIPTION: usize = 10_000;
+/// Most tag names on one todo.
+pub const MAX_TAGS: usize = 50;
 /// Attempts of a write without If-Match that races other writers.
 const WRITE_ATTEMPTS: usize = 5;
 
@@ -28,7 +30,8 @@ const WRITE_ATTEMPTS: usize = 5;
 pub enum IfMatch {
     /// `*`: any current version.
     Any,
-    /// The listed versions (strong or weak ETags); unparseable tags match nothing.
+    /// The listed strong ETags; weak (`W/`) and unparseable ones match nothing, since
+    /// If-Match uses strong comparison (RFC 9110 §13.1.1).
     Versions(Vec<i64>),
 }
 
@@ -41,7 +44,6 @@ impl IfMatch {
             .split(',')
             .filter_map(|tag| {
                 let tag = tag.trim();
-                let tag = tag.strip_prefix("W/").unwrap_or(tag);
                 tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
             })
             .collect();
@@ -105,6 +107,13 @@ fn description(raw: Option<String>) -> ApiResult<Option<String>> {
 
 /// Trims tag names and collapses duplicates (ignoring case), keeping the first spelling.
 fn tag_names(raw: Vec<TagNameString>) -> ApiResult<Vec<TagName>> {
+    if raw.len() > MAX_TAGS {
+        return Err(ApiError::invalid(
+            ErrorCode::VALIDATION_005,
+            "tags",
+            format!("`tags` has more than {MAX_TAGS} names"),
+        ));
+    }
     let mut names: Vec<TagName> = Vec::with_capacity(raw.len());
     for (i, n) in raw.iter().enumerate() {
         let name = tag_name(&format!("tags[{i}]"), &n.0)?;
@@ -418,10 +427,7 @@ mod tests {
     fn if_match_parsing() {
         assert_eq!(IfMatch::parse("*"), IfMatch::Any);
         assert_eq!(IfMatch::parse(r#""3""#), IfMatch::Versions(vec![3]));
-        assert_eq!(
-            IfMatch::parse(r#"W/"3", "5""#),
-            IfMatch::Versions(vec![3, 5])
-        );
+        assert_eq!(IfMatch::parse(r#"W/"3", "5""#), IfMatch::Versions(vec![5]));
         assert!(!IfMatch::parse("3").matches(3));
         assert!(IfMatch::parse(r#""3""#).matches(3));
     }

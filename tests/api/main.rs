@@ -8,6 +8,7 @@
 mod helpers;
 
 mod auth;
+mod contract;
 mod cors;
 mod errors;
 mod migrations;

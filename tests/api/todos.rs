@@ -314,7 +314,10 @@ both_backends! {
         assert_eq!(app.count("SELECT COUNT(*) FROM todos WHERE title = 'versioned' AND version = 1 AND is_completed = FALSE").await, 1);
         let v2 = c.ok(Method::PATCH, &p, Some(json!({"title": "fresh"})), Some("\"1\"")).await;
         assert_eq!(v2["version"], 2);
-        let v3 = c.ok(Method::PATCH, &p, Some(json!({"title": "weak"})), Some("W/\"2\"")).await;
+        // If-Match compares strongly: a weak ETag never matches.
+        let weak = c.send(Method::PATCH, &p, Some(json!({"title": "weak"})), Some("W/\"2\"")).await;
+        assert_error(weak, StatusCode::PRECONDITION_FAILED, "PRECONDITION_001").await;
+        let v3 = c.ok(Method::PATCH, &p, Some(json!({"title": "strong"})), Some("\"3\", \"2\"")).await;
         assert_eq!(v3["version"], 3);
         let v4 = c.ok(Method::PUT, &p, Some(json!({"title": "any"})), Some("*")).await;
         assert_eq!(v4["version"], 4);
@@ -358,6 +361,8 @@ both_backends! {
         assert_eq!(unicode.status(), StatusCode::CREATED, "lengths count characters, not bytes");
         assert_field_error(post(json!({"title": "x", "description": "d".repeat(10_001)})).await, u, "VALIDATION_005", "description").await;
         assert_field_error(post(json!({"title": "x", "tags": ["t".repeat(51)]})).await, u, "VALIDATION_005", "tags[0]").await;
+        let many: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
+        assert_field_error(post(json!({"title": "x", "tags": many})).await, u, "VALIDATION_005", "tags").await;
         assert_field_error(post(json!({"title": "x", "priority": "urgent"})).await, u, "VALIDATION_006", "priority").await;
         assert_field_error(post(json!({"title": "x", "due_date": "tomorrow"})).await, u, "VALIDATION_009", "due_date").await;
         let resp = c.app.client.post(c.app.url("/api/v1/todos")).bearer_auth(&c.token)

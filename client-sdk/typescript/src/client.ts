@@ -89,6 +89,17 @@ export function unwrap<T>(result: { data?: T; error?: unknown; response: Respons
   return result.data as T;
 }
 
+/**
+ * OAuth2 password grant (`POST /api/v1/auth/token`, form-encoded), the one operation whose
+ * body is not JSON: openapi-fetch serialises a form only when told the content type.
+ */
+export function passwordGrant(client: TodoApiClient, username: string, password: string) {
+  return client.POST("/api/v1/auth/token", {
+    body: { grant_type: "password", username, password },
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+  });
+}
+
 /** The `ETag` of a response (`"<version>"`), for `If-Match`. */
 export function etagOf(response: Response): string {
   const tag = response.headers.get("etag");

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { test } from "node:test";
 
-import { ApiError, createTodoClient, etagOf, unwrap } from "../src/client.js";
+import { ApiError, createTodoClient, etagOf, passwordGrant, unwrap } from "../src/client.js";
 
 const BASE_URL = process.env.BASE_URL ?? "http://127.0.0.1:8099";
 const PASSWORD = "Correct#Horse9";
@@ -96,4 +96,123 @@ test("errors arrive as typed ErrorBody values", async () => {
   const revoked = await client.GET("/api/v1/auth/me");
   assert.equal(revoked.response.status, 401);
   assert.equal(revoked.error?.error_code, "AUTH_004");
+});
+
+test("token grant, refresh rotation, tags, toggle, delete and change-password", async () => {
+  const anonymous = createTodoClient(BASE_URL);
+  const email = `ts-sdk-${randomUUID()}@example.com`;
+  unwrap(await anonymous.POST("/api/v1/auth/register", { body: { email, password: PASSWORD } }));
+
+  // The form-encoded OAuth2 password grant.
+  const granted = unwrap(await passwordGrant(anonymous, email, PASSWORD));
+  assert.equal(granted.token_type, "bearer");
+  const badGrant = await passwordGrant(anonymous, email, "Wrong#Horse9");
+  assert.equal(badGrant.response.status, 401);
+  assert.equal(badGrant.error?.error_code, "AUTH_001");
+
+  // Refresh rotates: the old refresh token is refused afterwards.
+  const rotated = unwrap(
+    await anonymous.POST("/api/v1/auth/refresh", { body: { refresh_token: granted.refresh_token } }),
+  );
+  assert.notEqual(rotated.refresh_token, granted.refresh_token);
+  const reused = await anonymous.POST("/api/v1/auth/refresh", {
+    body: { refresh_token: granted.refresh_token },
+  });
+  assert.equal(reused.response.status, 401);
+  assert.equal(reused.error?.error_code, "AUTH_004");
+
+  let access: string | undefined = unwrap(
+    await anonymous.POST("/api/v1/auth/login", { body: { email, password: PASSWORD } }),
+  ).access_token;
+  const client = createTodoClient(BASE_URL, { accessToken: () => access });
+
+  // Tags: create (Location), conflict ignoring case, rename, list, delete (204).
+  const createdTag = await client.POST("/api/v1/tags", { body: { name: "Home", color: "#00aa11" } });
+  assert.equal(createdTag.response.status, 201);
+  const tag = unwrap(createdTag);
+  assert.equal(createdTag.response.headers.get("location"), `/api/v1/tags/${tag.id}`);
+  const duplicate = await client.POST("/api/v1/tags", { body: { name: "home" } });
+  assert.equal(duplicate.response.status, 409);
+  assert.equal(duplicate.error?.error_code, "CONFLICT_001");
+  const renamed = unwrap(
+    await client.PATCH("/api/v1/tags/{id}", { params: { path: { id: tag.id } }, body: { name: "House", color: null } }),
+  );
+  assert.equal(renamed.name, "House");
+  assert.equal(renamed.color ?? null, null);
+  const tags = unwrap(await client.GET("/api/v1/tags", { params: { query: { limit: 5 } } }));
+  assert.deepEqual(
+    tags.items.map((t) => t.name),
+    ["House"],
+  );
+
+  // A todo with that tag: filter by tag, toggle with If-Match, delete with If-Match.
+  const created = await client.POST("/api/v1/todos", { body: { title: "water plants", tags: ["house"] } });
+  const todo = unwrap(created);
+  assert.deepEqual(
+    todo.tags.map((t) => t.id),
+    [tag.id],
+  );
+  const byTag = unwrap(await client.GET("/api/v1/todos", { params: { query: { tag: "HOUSE" } } }));
+  assert.deepEqual(
+    byTag.items.map((t) => t.id),
+    [todo.id],
+  );
+  const toggled = await client.PATCH("/api/v1/todos/{id}/complete", {
+    params: { path: { id: todo.id }, header: { "If-Match": etagOf(created.response) } },
+  });
+  const done = unwrap(toggled);
+  assert.equal(done.is_completed, true);
+  assert.ok(done.completed_at);
+  assert.equal(etagOf(toggled.response), '"2"');
+  const staleDelete = await client.DELETE("/api/v1/todos/{id}", {
+    params: { path: { id: todo.id }, header: { "If-Match": '"1"' } },
+  });
+  assert.equal(staleDelete.response.status, 412);
+  assert.equal(staleDelete.error?.error_code, "PRECONDITION_001");
+  const deleted = await client.DELETE("/api/v1/todos/{id}", {
+    params: { path: { id: todo.id }, header: { "If-Match": etagOf(toggled.response) } },
+  });
+  assert.equal(deleted.response.status, 204);
+  assert.equal(unwrap(deleted), undefined);
+  const gone = await client.GET("/api/v1/todos/{id}", { params: { path: { id: todo.id } } });
+  assert.equal(gone.error?.error_code, "RESOURCE_001");
+  assert.equal(
+    (await client.DELETE("/api/v1/tags/{id}", { params: { path: { id: tag.id } } })).response.status,
+    204,
+  );
+
+  // Validation errors name the field.
+  const invalid = await client.POST("/api/v1/todos", { body: { title: "x".repeat(256) } });
+  assert.equal(invalid.response.status, 422);
+  assert.equal(invalid.error?.error_code, "VALIDATION_005");
+  assert.equal(invalid.error?.details.field, "title");
+
+  // Change-password revokes every session, including the current one.
+  const NEW_PASSWORD = "Battery#Staple7";
+  const changed = unwrap(
+    await client.POST("/api/v1/auth/change-password", {
+      body: { current_password: PASSWORD, new_password: NEW_PASSWORD },
+    }),
+  );
+  assert.ok(changed.message);
+  const revoked = await client.GET("/api/v1/auth/me");
+  assert.equal(revoked.error?.error_code, "AUTH_004");
+  access = unwrap(
+    await anonymous.POST("/api/v1/auth/login", { body: { email, password: NEW_PASSWORD } }),
+  ).access_token;
+  assert.equal(unwrap(await client.GET("/api/v1/auth/me")).email, email);
+
+  // Without a token: AUTH_005.
+  access = undefined;
+  const anonymousMe = await client.GET("/api/v1/auth/me");
+  assert.equal(anonymousMe.response.status, 401);
+  assert.equal(anonymousMe.error?.error_code, "AUTH_005");
+});
+
+test("health endpoints", async () => {
+  const anonymous = createTodoClient(BASE_URL);
+  const health = unwrap(await anonymous.GET("/health"));
+  assert.equal(health.status, "healthy");
+  assert.deepEqual(health.checks, { database: true, token_revocation: true });
+  assert.equal(unwrap(await anonymous.GET("/health/live")).status, "alive");
 });
