@@ -1,10 +1,14 @@
-//! Argon2id hashing on a bounded blocking pool, and the password strength policy.
+//! Argon2id hashing on a fixed pool of worker threads, and the password strength policy.
+//!
+//! Dedicated long-lived threads (rather than tokio's blocking pool, whose threads come
+//! and go) keep each hash's ~19 MiB working memory in as many malloc arenas as there
+//! are workers, so memory stays bounded after a login storm.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 
 use argon2::{Algorithm, Argon2, PasswordHash, PasswordHasher as _, PasswordVerifier, Version};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{oneshot, OnceCell};
 
 use crate::config::Argon2Params;
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -12,11 +16,27 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 /// Hashes and verifies passwords off the async executor, at most `workers` at a time;
 /// when more than `queue` calls wait, new ones fail fast with 503 (SERVER_001).
 pub struct PasswordHasher {
-    argon: Argon2<'static>,
-    permits: Arc<Semaphore>,
+    jobs: Mutex<mpsc::Sender<Job>>,
     in_flight: AtomicUsize,
     capacity: usize,
     dummy_hash: OnceCell<String>,
+}
+
+/// Work for a hashing thread; it answers through a channel captured in the closure.
+type Job = Box<dyn FnOnce(&Argon2<'static>) + Send>;
+
+/// Runs jobs until the hasher (the only sender) is dropped.
+fn worker(argon: Argon2<'static>, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(&argon),
+            Err(_) => return,
+        }
+    }
 }
 
 impl PasswordHasher {
@@ -29,9 +49,17 @@ impl PasswordHasher {
         )
         .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
         let workers = workers.max(1);
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..workers {
+            let (argon, rx) = (argon.clone(), rx.clone());
+            std::thread::Builder::new()
+                .name(format!("password-hash-{i}"))
+                .spawn(move || worker(argon, rx))?;
+        }
         Ok(PasswordHasher {
-            argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
-            permits: Arc::new(Semaphore::new(workers)),
+            jobs: Mutex::new(tx),
             in_flight: AtomicUsize::new(0),
             capacity: workers + queue,
             dummy_hash: OnceCell::new(),
@@ -76,12 +104,18 @@ impl PasswordHasher {
             QueueSlot::take(&self.in_flight, self.capacity).ok_or(ApiError::Unavailable {
                 retry_after_secs: 1,
             })?;
-        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
-        let argon = self.argon.clone();
         let span = tracing::info_span!("password_hash");
-        tokio::task::spawn_blocking(move || span.in_scope(|| f(&argon)))
-            .await
-            .map_err(ApiError::internal)
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |argon| {
+            let _ = tx.send(span.in_scope(|| f(argon)));
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("hasher lock poisoned")))?
+            .send(job)
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("hashing threads are gone")))?;
+        rx.await
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("a hashing job was dropped")))
     }
 }
 
