@@ -1,7 +1,8 @@
 //! Logging (JSON lines or pretty text) and OpenTelemetry tracing with OTLP export.
 //!
-//! A tracer provider is always installed, so every request has a trace id for its log
-//! line; spans leave the process only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//! The OpenTelemetry layer is installed only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set:
+//! building OTel spans costs a measurable share of a request's CPU (see bench/README.md),
+//! so without a collector requests are only logged (their trace id is then absent).
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{SpanExporter, WithExportConfig};
@@ -61,8 +62,12 @@ pub fn init(config: &Config) -> anyhow::Result<TelemetryGuard> {
         builder = builder.with_batch_exporter(exporter(config, endpoint)?);
     }
     let provider = builder.build();
-    let tracer = provider.tracer("todo-api");
-    opentelemetry::global::set_tracer_provider(provider.clone());
+    let otel = config.otel_endpoint.is_some().then(|| {
+        opentelemetry::global::set_tracer_provider(provider.clone());
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("todo-api"))
+            .with_filter(EnvFilter::new("todo_api=info"))
+    });
 
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = match config.log_format {
@@ -75,11 +80,7 @@ pub fn init(config: &Config) -> anyhow::Result<TelemetryGuard> {
     };
     let _ = tracing_subscriber::registry()
         .with(logs.with_filter(filter))
-        .with(
-            tracing_opentelemetry::layer()
-                .with_tracer(tracer)
-                .with_filter(EnvFilter::new("todo_api=info")),
-        )
+        .with(otel)
         .try_init();
     Ok(TelemetryGuard { provider })
 }

@@ -4,7 +4,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{TraceContextExt, TraceId};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -218,6 +218,13 @@ impl ApiError {
     }
 }
 
+/// The trace id of a well-formed W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`).
+fn traceparent_id(header: &Option<String>) -> Option<TraceId> {
+    let id = header.as_deref()?.split('-').nth(1)?;
+    let id = TraceId::from_hex(id).ok()?;
+    (id != TraceId::INVALID).then_some(id)
+}
+
 /// The server span of a request, joined to the caller's trace when it sent a W3C
 /// `traceparent`; its status code is recorded when the response is known.
 fn request_span(req: &Request, route: &str, id: &str) -> tracing::Span {
@@ -262,6 +269,11 @@ pub async fn handle<E: Endpoint>(
     }
     let route = ctx.routes.template(&path).unwrap_or("unmatched");
     let span = request_span(&req, route, &id);
+    let traceparent = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let origin = ctx.cors.origin_of(&req);
     let preflight = ctx.cors.preflight(&req);
     let mut resp = async {
@@ -282,7 +294,13 @@ pub async fn handle<E: Endpoint>(
     ctx.cors.decorate(origin, resp.headers_mut());
     let status = resp.status().as_u16();
     span.record("http.response.status_code", status);
-    let trace_id = span.context().span().span_context().trace_id();
+    let trace = span.context().span().span_context().clone();
+    let trace_id = if trace.is_valid() {
+        trace.trace_id()
+    } else {
+        // No OTel export: still correlate the log line with the caller's trace.
+        traceparent_id(&traceparent).unwrap_or_else(|| TraceId::from(rand::random::<u128>()))
+    };
     let elapsed = started.elapsed().as_secs_f64();
     ctx.metrics
         .observe_request(method.as_str(), route, status, elapsed);
