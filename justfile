@@ -74,7 +74,7 @@ stack-down *args:
 # Line coverage of the whole test suite with cargo-tarpaulin (slow: not run by CI); report in target/coverage/
 cov *args:
     command -v cargo-tarpaulin >/dev/null || cargo install cargo-tarpaulin --version 0.37.5 --locked
-    cargo tarpaulin --workspace --engine llvm --skip-clean --target-dir target/tarpaulin --timeout 600 --out Stdout --out Html --out Lcov --output-dir target/coverage {{args}}
+    cargo tarpaulin --workspace --engine llvm --skip-clean --target-dir target/tarpaulin --timeout 600 --exclude-files 'target/*' --out Stdout --out Html --out Lcov --output-dir target/coverage {{args}}
 
 # Browser test of /docs (Authorize, Try it out) and /redoc against a running server (e.g. `just run-fuzzable`)
 e2e url="http://127.0.0.1:8000":

@@ -379,26 +379,58 @@ SYSCALL_EVENTS = {"send": ["sendto", "sendmsg", "write", "writev"],
                   "epoll_wait": ["epoll_wait"], "futex": ["futex"]}
 
 
-def syscall_count_start(cfg: Config, server: Server, name: str, secs: int):
-    """Counts the server's system calls by kind for `secs` (perf stat on tracepoints)."""
+def _ack(fd: int, timeout: float = 20.0) -> bool:
+    import select
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if ready:
+        os.read(fd, 64)
+    return bool(ready)
+
+
+def syscall_count_start(cfg: Config, server: Server, name: str):
+    """Counts the server's system calls by kind (perf stat on tracepoints), enabled
+    through perf's control fifo just before the wrk run and disabled right after it."""
     if not shutil.which("perf") or env_str("BENCH_SYSCALLS", "1") == "0":
         return None
     out = cfg.out / f"syscalls-{name}.csv"
+    ctl, ack = cfg.out / "perf-ctl.fifo", cfg.out / "perf-ack.fifo"
+    for f in (out, ctl, ack):
+        f.unlink(missing_ok=True)
+    os.mkfifo(ctl)
+    os.mkfifo(ack)
     events = [f"syscalls:sys_enter_{e}" for es in SYSCALL_EVENTS.values() for e in es]
     events.append("raw_syscalls:sys_enter")
-    p = spawn(["perf", "stat", "-x", ",", "-o", str(out), "-e", ",".join(events), "-p",
-               str(server.pid), "--", "sleep", str(secs)],
+    p = spawn(["perf", "stat", "-x", ",", "-o", str(out), "-D", "-1", "--control",
+               f"fifo:{ctl},{ack}", "-e", ",".join(events), "-p", str(server.pid)],
               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return p, out
+    cfd, afd = os.open(ctl, os.O_RDWR), os.open(ack, os.O_RDWR)
+    os.write(cfd, b"enable\n")
+    if not _ack(afd):
+        os.close(cfd)
+        os.close(afd)
+        end(p)
+        return None
+    return p, out, cfd, afd
 
 
 def syscall_count_result(counter, requests: int) -> dict | None:
-    p, out = counter
+    """Stops the count; system calls per request of the run."""
+    p, out, cfd, afd = counter
     try:
-        p.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        pass
-    end(p)
+        os.write(cfd, b"disable\n")
+        _ack(afd)
+    finally:
+        os.close(cfd)
+        os.close(afd)
+        for f in ("perf-ctl.fifo", "perf-ack.fifo"):
+            (out.parent / f).unlink(missing_ok=True)
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        end(p)
     counts: dict[str, float] = {}
     try:
         for ln in out.read_text().splitlines():
@@ -565,7 +597,7 @@ def scenario(cfg: Config, server: Server, mode: str, data_dir: Path, label: str 
     for i in range(cfg.runs):
         if i == 0 and label in cfg.profile:
             prof = perf_start(cfg, label, max(1, cfg.duration - 1))
-        counter = syscall_count_start(cfg, server, label, cfg.duration) if i == 0 else None
+        counter = syscall_count_start(cfg, server, label) if i == 0 else None
         meter.start()
         r = wrk_once(cfg, server.url, mode, data_dir, cfg.duration, cfg.connections, cfg.threads,
                      count)
@@ -1177,6 +1209,11 @@ def markdown(results: dict, rows: list[dict]) -> str:
     sk = results.get("soak")
     if mem or sk:
         out += ["## Memory", ""]
+        tl = [f"start {results['rss_start_kib'] / 1024:.1f}",
+              f"after seeding + {results.get('load_users', '?')} logins "
+              f"{results.get('rss_idle_seeded_kib', 0) / 1024:.1f}"]
+        tl += [f"after {n} {v['rss_after_kib'] / 1024:.1f}" for n, v in results["scenarios"].items()]
+        out += [f"- RSS timeline (MiB): {', '.join(tl)}"]
     if mem:
         out += [f"- {mem['connections']} idle keep-alive connections ({mem.get('answered_200')} answered 200, "
                 f"{mem.get('server_sockets')} sockets in the server, {mem.get('threads')} threads): "
@@ -1270,6 +1307,7 @@ def main() -> int:
     server = Server(cfg, "pg", pg_url(cfg))
     server.start()
     CURRENT_SERVER_PID[:] = [server.pid]
+    results["rss_start_kib"] = server.rss_kib()
     try:
         phc = seed_pg(cfg, server)
         results["load_users"] = login_tokens(cfg, server, data_dir)
@@ -1335,7 +1373,8 @@ def _signal(signum, _frame):
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _signal)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _signal)
     try:
         sys.exit(main())
     except KeyboardInterrupt as e:
