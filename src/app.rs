@@ -83,7 +83,15 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
     });
     spawn_housekeeping(state.clone(), ctx.clone());
     let docs = svc.swagger_ui();
-    let redoc = svc.redoc();
+    // ReDoc's page would fetch web fonts from a third-party host; it renders without them.
+    let redoc = static_text(
+        "text/html; charset=utf-8",
+        svc.redoc_html()
+            .lines()
+            .filter(|l| !l.contains("fonts.googleapis.com"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
     let spec_json = static_text("application/json", spec.to_string());
     let spec_yaml = static_text(
         "application/x-yaml",

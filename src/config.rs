@@ -84,6 +84,9 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// `DATABASE_URL` when unset: an SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db?mode=rwc";
+
 /// Minimum length of `JWT_SECRET_KEY` in production.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -142,7 +145,7 @@ impl Config {
         };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let config = Config {
-            database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://todo.db?mode=rwc".into()),
+            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             host: parse("HOST", var("HOST"), IpAddr::from([127, 0, 0, 1]))?,
             port: parse("PORT", var("PORT"), 8000)?,
             app_env,

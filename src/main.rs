@@ -64,36 +64,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
         println!("healthcheck: {url} answered 200");
         return Ok(());
     }
+    if let Command::Migrate { action } = command {
+        return migrate(action).await;
+    }
     let config = Config::from_env()?;
     match command {
-        Command::Openapi | Command::Healthcheck => unreachable!("handled above"),
+        Command::Openapi | Command::Healthcheck | Command::Migrate { .. } => {
+            unreachable!("handled above")
+        }
         Command::Serve => {
             let _telemetry = todo_api::telemetry::init(&config)?;
             let app = App::build(config).await?;
             tracing::info!(port = app.port(), "listening");
             app.run(shutdown_signal()).await?;
             tracing::info!("shut down");
-        }
-        Command::Migrate { action } => {
-            let pool = Pool::connect(&config.database_url, 1).await?;
-            let migrator = pool.backend().migrator();
-            match action {
-                MigrateAction::Up => pool.migrate_up().await?,
-                MigrateAction::Down { steps } => pool.migrate_down(steps.unwrap_or(1)).await?,
-                MigrateAction::Status => {}
-            }
-            let applied = pool.applied_versions().await?;
-            for m in migrator
-                .iter()
-                .filter(|m| !m.migration_type.is_down_migration())
-            {
-                let state = if applied.contains(&m.version) {
-                    "applied"
-                } else {
-                    "pending"
-                };
-                println!("{:>4} {:<20} {state}", m.version, m.description);
-            }
         }
     }
     Ok(())
@@ -184,4 +168,32 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown signal received; draining");
+}
+
+/// Applies, reverts or lists migrations. Needs only `DATABASE_URL` (no JWT secret).
+async fn migrate(action: MigrateAction) -> anyhow::Result<()> {
+    let database_url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| todo_api::config::DEFAULT_DATABASE_URL.to_owned());
+    let pool = Pool::connect(&database_url, 1).await?;
+    let migrator = pool.backend().migrator();
+    match action {
+        MigrateAction::Up => pool.migrate_up().await?,
+        MigrateAction::Down { steps } => pool.migrate_down(steps.unwrap_or(1)).await?,
+        MigrateAction::Status => {}
+    }
+    let applied = pool.applied_versions().await?;
+    for m in migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+    {
+        let state = if applied.contains(&m.version) {
+            "applied"
+        } else {
+            "pending"
+        };
+        println!("{:>4} {:<20} {state}", m.version, m.description);
+    }
+    Ok(())
 }
