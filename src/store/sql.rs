@@ -255,8 +255,7 @@ macro_rules! sql_stores {
                 at: DateTime<Utc>,
             ) -> StoreResult<()> {
                 let _timer = self.metrics.db_timer("insert_todo");
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(
+                let insert = sqlx::query(
                     "INSERT INTO todos (id, user_id, title, title_key, description, search_text, is_completed, \
                        priority, due_date, completed_at, version, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11)",
@@ -271,9 +270,14 @@ macro_rules! sql_stores {
                 .bind(t.priority)
                 .bind(t.due_date)
                 .bind(t.completed_at)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+                .bind(at);
+                if tags.is_empty() {
+                    // A single statement needs no transaction (and its round trips).
+                    insert.execute(&self.pool).await?;
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin().await?;
+                insert.execute(&mut *tx).await?;
                 link_tags!(tx, id, user_id, tags, at);
                 tx.commit().await?;
                 Ok(())
@@ -297,8 +301,7 @@ macro_rules! sql_stores {
                 let _timer = self.metrics.db_timer("update_todo");
                 // The version check and the write are one statement, so concurrent
                 // writers cannot both succeed; it also takes the write lock first.
-                let mut tx = self.pool.begin().await?;
-                let updated = sqlx::query(
+                let update = sqlx::query(
                     "UPDATE todos SET title = $4, title_key = $5, description = $6, search_text = $7, \
                        is_completed = $8, priority = $9, due_date = $10, completed_at = $11, \
                        version = version + 1, updated_at = $12 \
@@ -315,20 +318,20 @@ macro_rules! sql_stores {
                 .bind(t.priority)
                 .bind(t.due_date)
                 .bind(t.completed_at)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if updated != 1 {
+                .bind(at);
+                let Some(tags) = tags else {
+                    // Tags unchanged: a single statement needs no transaction.
+                    return Ok(update.execute(&self.pool).await?.rows_affected() == 1);
+                };
+                let mut tx = self.pool.begin().await?;
+                if update.execute(&mut *tx).await?.rows_affected() != 1 {
                     return Ok(false);
                 }
-                if let Some(tags) = tags {
-                    sqlx::query("DELETE FROM todo_tags WHERE todo_id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    link_tags!(tx, id, user_id, tags, at);
-                }
+                sqlx::query("DELETE FROM todo_tags WHERE todo_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                link_tags!(tx, id, user_id, tags, at);
                 tx.commit().await?;
                 Ok(true)
             }
