@@ -31,9 +31,11 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Rewrite openapi.yaml from the code (commit it with the change that caused it)
+# Rewrite openapi.yaml from the code and regenerate both SDKs (commit them with the change)
 spec:
     cargo run -q -- openapi > openapi.yaml
+    cargo build -q -p client-sdk
+    cd client-sdk/typescript && npm ci --no-audit --no-fund && npm run generate
 
 # schemathesis against a running server (start it with AUTH_RATE_LIMIT_PER_MINUTE=0), as in CI
 fuzz url="http://127.0.0.1:8000" *args:

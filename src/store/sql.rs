@@ -261,16 +261,8 @@ macro_rules! sql_stores {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11)",
                 )
                 .bind(id)
-                .bind(user_id)
-                .bind(&t.title)
-                .bind(t.title_key())
-                .bind(&t.description)
-                .bind(t.search_text())
-                .bind(t.is_completed)
-                .bind(t.priority)
-                .bind(t.due_date)
-                .bind(t.completed_at)
-                .bind(at);
+                .bind(user_id);
+                let insert = bind_write!(insert, t).bind(at);
                 if tags.is_empty() {
                     // A single statement needs no transaction (and its round trips).
                     insert.execute(&self.pool).await?;
@@ -309,16 +301,8 @@ macro_rules! sql_stores {
                 )
                 .bind(id)
                 .bind(user_id)
-                .bind(expected_version)
-                .bind(&t.title)
-                .bind(t.title_key())
-                .bind(&t.description)
-                .bind(t.search_text())
-                .bind(t.is_completed)
-                .bind(t.priority)
-                .bind(t.due_date)
-                .bind(t.completed_at)
-                .bind(at);
+                .bind(expected_version);
+                let update = bind_write!(update, t).bind(at);
                 let Some(tags) = tags else {
                     // Tags unchanged: a single statement needs no transaction.
                     return Ok(update.execute(&self.pool).await?.rows_affected() == 1);
@@ -491,6 +475,21 @@ macro_rules! sql_stores {
                 (self.pool.size(), self.pool.num_idle())
             }
         }
+    };
+}
+
+/// Binds the columns of a [`TodoWrite`], in the order both todo writes list them.
+macro_rules! bind_write {
+    ($query:expr, $t:expr) => {
+        $query
+            .bind(&$t.title)
+            .bind($t.title_key())
+            .bind(&$t.description)
+            .bind($t.search_text())
+            .bind($t.is_completed)
+            .bind($t.priority)
+            .bind($t.due_date)
+            .bind($t.completed_at)
     };
 }
 
