@@ -144,7 +144,7 @@ pub fn serde_error(field: String, message: &str) -> ApiError {
 }
 
 /// The text between `start` and the next `end` in `s`.
-pub fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let rest = &s[s.find(start)? + start.len()..];
     Some(&rest[..rest.find(end)?])
 }

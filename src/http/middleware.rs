@@ -23,10 +23,6 @@ use crate::metrics::Metrics;
 /// Largest request body read, in bytes (1 MiB).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
-/// The request's id (echoed `X-Request-ID` or a new UUID), stored in request extensions.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
 /// Where authentication leaves the caller's id for the request log line.
 #[derive(Debug, Clone, Default)]
 pub struct CallerSlot(pub Arc<OnceLock<uuid::Uuid>>);
@@ -255,7 +251,6 @@ pub async fn handle<E: Endpoint>(
 ) -> poem::Result<Response> {
     let started = Instant::now();
     let id = request_id(&req);
-    req.extensions_mut().insert(RequestId(id.clone()));
     let caller = CallerSlot::default();
     req.extensions_mut().insert(caller.clone());
     let method = req.method().clone();

@@ -51,6 +51,11 @@ fn etag(todo: &Todo) -> String {
     format!("\"{}\"", todo.version)
 }
 
+/// The parsed `If-Match` header, when sent.
+fn precondition(if_match: &Header<Option<String>>) -> Option<IfMatch> {
+    if_match.0.as_deref().map(IfMatch::parse)
+}
+
 fn found(todo: Todo) -> TodoResponse {
     let tag = etag(&todo);
     TodoResponse::Ok(Json(todo), tag)
@@ -139,7 +144,7 @@ impl TodoApi {
         if_match: Header<Option<String>>,
         body: JsonBody<TodoInput>,
     ) -> Result<TodoResponse, WriteErrors> {
-        let m = if_match.0.as_deref().map(IfMatch::parse);
+        let m = precondition(&if_match);
         Ok(found(
             self.state
                 .todos
@@ -161,7 +166,7 @@ impl TodoApi {
         if_match: Header<Option<String>>,
         body: JsonBody<TodoPatch>,
     ) -> Result<TodoResponse, WriteErrors> {
-        let m = if_match.0.as_deref().map(IfMatch::parse);
+        let m = precondition(&if_match);
         Ok(found(
             self.state
                 .todos
@@ -183,7 +188,7 @@ impl TodoApi {
         Deleted,
         Errors<{ AUTHED | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED | UNPROCESSABLE }>,
     > {
-        let m = if_match.0.as_deref().map(IfMatch::parse);
+        let m = precondition(&if_match);
         self.state
             .todos
             .delete(auth.user().id, id.0, m.as_ref())
@@ -206,7 +211,7 @@ impl TodoApi {
         TodoResponse,
         Errors<{ AUTHED | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED | UNPROCESSABLE }>,
     > {
-        let m = if_match.0.as_deref().map(IfMatch::parse);
+        let m = precondition(&if_match);
         Ok(found(
             self.state
                 .todos
