@@ -831,34 +831,34 @@ def service_scripts(cfg: Config) -> Path:
              "'018f0000-0000-7000-8000-000000000001'::uuid AND s.user_id = u.id AND s.revoked_at IS NULL) "
              "AS active_sessions, (SELECT COUNT(*) FROM revoked_tokens r WHERE r.jti = "
              f"'018f0000-0000-7000-8000-000000000002'::uuid) AS revoked FROM users u WHERE u.id = {UID_SQL};")
-    tags = ("SELECT tt.todo_id, g.id, g.user_id, g.name, g.color, g.created_at, g.updated_at "
-            "FROM todo_tags tt JOIN tags g ON g.id = tt.tag_id WHERE tt.todo_id IN ({ids}) "
-            "ORDER BY g.name_key, g.id;")
-    by_id = f"SELECT {TODO_COLS} FROM todos WHERE id = {{id}};"
-    page_ids = ", ".join(todo_sql(str(k)) for k in range(1, min(20, cfg.todos) + 1))
+    joined = ("g.id AS tag_id, g.user_id AS tag_user_id, g.name AS tag_name, g.color AS tag_color, "
+              "g.created_at AS tag_created_at, g.updated_at AS tag_updated_at")
+    by_id = (f"SELECT t.*, {joined} FROM (SELECT {TODO_COLS} FROM todos WHERE id = {{id}}) t "
+             "LEFT JOIN todo_tags tt ON tt.todo_id = t.id LEFT JOIN tags g ON g.id = tt.tag_id "
+             "ORDER BY g.name_key, g.id;")
+    order = "ORDER BY created_at DESC NULLS LAST, id DESC"
     head = "\\set uid random(1, :nusers)\n\\set k random(1, :ntodos)\n"
     scripts = {
         "list_service": [
             token,
-            f"SELECT {TODO_COLS}, COUNT(*) OVER () AS total_count FROM todos WHERE user_id = {UID_SQL} "
-            "ORDER BY created_at DESC NULLS LAST, id DESC LIMIT 20 OFFSET 0;",
-            tags.format(ids=page_ids)],
-        "get_service": [token, by_id.format(id=todo_sql(":k")), tags.format(ids=todo_sql(":k"))],
+            f"WITH page AS (SELECT {TODO_COLS}, COUNT(*) OVER () AS total_count, "
+            f"ROW_NUMBER() OVER ({order}) AS pos FROM todos WHERE user_id = {UID_SQL} {order} "
+            f"LIMIT 20 OFFSET 0) SELECT page.*, {joined} FROM page "
+            "LEFT JOIN todo_tags tt ON tt.todo_id = page.id LEFT JOIN tags g ON g.id = tt.tag_id "
+            "ORDER BY page.pos, g.name_key, g.id;"],
+        "get_service": [token, by_id.format(id=todo_sql(":k"))],
         "create_service": [
-            token, "BEGIN;",
+            token,
             "INSERT INTO todos (id, user_id, title, title_key, description, search_text, is_completed, "
             "priority, due_date, completed_at, version, created_at, updated_at) VALUES (gen_random_uuid(), "
             f"{UID_SQL}, 'Bench todo', 'bench todo', 'Created by the benchmark', "
-            "E'bench todo\\ncreated by the benchmark', false, 2, NULL, NULL, 1, now(), now()) "
-            "RETURNING id AS new_id \\gset",
-            "COMMIT;", by_id.format(id=":new_id"), tags.format(ids=":new_id")],
+            "E'bench todo\\ncreated by the benchmark', false, 2, NULL, NULL, 1, now(), now());"],
         "patch_service": [
-            token, by_id.format(id=todo_sql(":k")), "BEGIN;",
+            token, by_id.format(id=todo_sql(":k")),
             "UPDATE todos SET title = title, title_key = title_key, description = description, "
             "search_text = search_text, is_completed = NOT is_completed, priority = 3, "
             "due_date = due_date, completed_at = completed_at, version = version + 1, updated_at = now() "
-            f"WHERE id = {todo_sql(':k')} AND user_id = {UID_SQL} AND version > 0;",
-            "COMMIT;", by_id.format(id=todo_sql(":k")), tags.format(ids=todo_sql(":k"))],
+            f"WHERE id = {todo_sql(':k')} AND user_id = {UID_SQL} AND version > 0;"],
     }
     for name, stmts in scripts.items():
         (d / f"{name}.sql").write_text(

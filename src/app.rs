@@ -17,7 +17,7 @@ use crate::http::middleware::{handle, HttpContext, RouteTable};
 use crate::http::rate_limit::AuthRateLimiter;
 use crate::metrics::Metrics;
 use crate::openapi::{api_service, spec_document};
-use crate::store::{Pool, Store};
+use crate::store::{Backend, Pool, RateLimitStore, Store};
 use crate::tags::service::TagService;
 use crate::todos::service::TodoService;
 
@@ -75,11 +75,14 @@ impl AppState {
 pub fn endpoint(state: AppState) -> impl Endpoint {
     let svc = api_service(&state);
     let spec = spec_document(&svc);
+    // Instances on one PostgreSQL database share their buckets; SQLite serves one.
+    let shared_limits = (state.store.backend() == Backend::Postgres)
+        .then(|| state.store.clone() as Arc<dyn RateLimitStore>);
     let ctx = Arc::new(HttpContext {
         routes: RouteTable::from_spec(&spec),
         metrics: state.metrics.clone(),
         cors: CorsPolicy::new(&state.config.cors_origins),
-        limiter: AuthRateLimiter::new(state.config.auth_rate_limit_per_minute),
+        limiter: AuthRateLimiter::new(state.config.auth_rate_limit_per_minute, shared_limits),
     });
     spawn_housekeeping(state.clone(), ctx.clone());
     let docs = svc.swagger_ui();

@@ -259,7 +259,7 @@ pub async fn handle<E: Endpoint>(
     let mut pre = enforce_body_limit(&mut req).await;
     if pre.is_ok() && method == Method::POST && LIMITED_PATHS.contains(&path.as_str()) {
         if let Some(ip) = req.remote_addr().as_socket_addr().map(|a| a.ip()) {
-            pre = ctx.limiter.check(ip);
+            pre = ctx.limiter.check(ip).await;
         }
     }
     let route = ctx.routes.template(&path).unwrap_or("unmatched");

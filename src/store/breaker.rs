@@ -406,6 +406,22 @@ impl SessionStore for GuardedStore {
 }
 
 #[async_trait]
+impl RateLimitStore for GuardedStore {
+    async fn take_rate_token(
+        &self,
+        key: &str,
+        now_us: i64,
+        interval_us: i64,
+        burst_us: i64,
+    ) -> StoreResult<Option<i64>> {
+        let call = self
+            .inner
+            .take_rate_token(key, now_us, interval_us, burst_us);
+        self.call("take_rate_token", call).await
+    }
+}
+
+#[async_trait]
 impl TodoStore for GuardedStore {
     async fn insert_todo(
         &self,
@@ -414,11 +430,11 @@ impl TodoStore for GuardedStore {
         todo: &TodoWrite,
         tags: &[TagName],
         at: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Vec<TagRecord>> {
         let call = self.inner.insert_todo(id, user_id, todo, tags, at);
         self.call("insert_todo", call).await
     }
-    async fn todo_by_id(&self, id: Uuid) -> StoreResult<Option<TodoRecord>> {
+    async fn todo_by_id(&self, id: Uuid) -> StoreResult<Option<TodoWithTags>> {
         self.call("todo_by_id", self.inner.todo_by_id(id)).await
     }
     async fn update_todo(
@@ -429,7 +445,7 @@ impl TodoStore for GuardedStore {
         todo: &TodoWrite,
         tags: Option<&[TagName]>,
         at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<Vec<TagRecord>>> {
         let call = self
             .inner
             .update_todo(id, user_id, expected_version, todo, tags, at);
@@ -444,12 +460,8 @@ impl TodoStore for GuardedStore {
         let call = self.inner.delete_todo(id, user_id, expected_version);
         self.call("delete_todo", call).await
     }
-    async fn list_todos(&self, q: &TodoQuery) -> StoreResult<(Vec<TodoRecord>, i64)> {
+    async fn list_todos(&self, q: &TodoQuery) -> StoreResult<(Vec<TodoWithTags>, i64)> {
         self.call("list_todos", self.inner.list_todos(q)).await
-    }
-    async fn tags_of_todos(&self, todo_ids: &[Uuid]) -> StoreResult<Vec<TodoTagRecord>> {
-        self.call("tags_of_todos", self.inner.tags_of_todos(todo_ids))
-            .await
     }
 }
 

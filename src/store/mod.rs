@@ -176,12 +176,11 @@ pub struct TagRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A tag attached to a todo, as loaded for a page of todos.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TodoTagRecord {
-    pub todo_id: Uuid,
-    #[sqlx(flatten)]
-    pub tag: TagRecord,
+/// A todo with its tags, sorted by name (one round trip: the tags are joined in).
+#[derive(Debug, Clone)]
+pub struct TodoWithTags {
+    pub todo: TodoRecord,
+    pub tags: Vec<TagRecord>,
 }
 
 /// Column a todo list is ordered by.
@@ -293,9 +292,27 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<u64>;
 }
 
+/// The auth rate limit's buckets, kept in the database so that every instance on it
+/// counts together (GCRA: one theoretical arrival time per key).
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Takes one request from `key`'s bucket at `now_us` (µs since the epoch), where a
+    /// request costs `interval_us` and the bucket holds `burst_us`. `None` when allowed;
+    /// otherwise how many microseconds until a request would be.
+    async fn take_rate_token(
+        &self,
+        key: &str,
+        now_us: i64,
+        interval_us: i64,
+        burst_us: i64,
+    ) -> StoreResult<Option<i64>>;
+}
+
 /// Todos of all users (the service scopes every call to one).
 #[async_trait]
 pub trait TodoStore: Send + Sync {
+    /// Inserts a todo and links `tags` (created for the user when new); returns the
+    /// linked tags, sorted by name.
     async fn insert_todo(
         &self,
         id: Uuid,
@@ -303,10 +320,11 @@ pub trait TodoStore: Send + Sync {
         todo: &TodoWrite,
         tags: &[TagName],
         at: DateTime<Utc>,
-    ) -> StoreResult<()>;
-    async fn todo_by_id(&self, id: Uuid) -> StoreResult<Option<TodoRecord>>;
+    ) -> StoreResult<Vec<TagRecord>>;
+    async fn todo_by_id(&self, id: Uuid) -> StoreResult<Option<TodoWithTags>>;
     /// Writes `todo` if the stored version is still `expected_version`; replaces the
-    /// tags when given. Returns false (and changes nothing) on a version mismatch.
+    /// tags when given. `None` (and nothing changed) on a version mismatch; otherwise
+    /// the newly linked tags, sorted by name (empty when `tags` was not given).
     async fn update_todo(
         &self,
         id: Uuid,
@@ -315,7 +333,7 @@ pub trait TodoStore: Send + Sync {
         todo: &TodoWrite,
         tags: Option<&[TagName]>,
         at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<Option<Vec<TagRecord>>>;
     /// Deletes the todo, if `expected_version` (when given) still matches.
     async fn delete_todo(
         &self,
@@ -323,10 +341,9 @@ pub trait TodoStore: Send + Sync {
         user_id: Uuid,
         expected_version: Option<i64>,
     ) -> StoreResult<bool>;
-    /// One page of todos and the total number matching the filters.
-    async fn list_todos(&self, q: &TodoQuery) -> StoreResult<(Vec<TodoRecord>, i64)>;
-    /// The tags of all the given todos, in one query, sorted by name.
-    async fn tags_of_todos(&self, todo_ids: &[Uuid]) -> StoreResult<Vec<TodoTagRecord>>;
+    /// One page of todos with their tags and the total number matching the filters,
+    /// in one round trip.
+    async fn list_todos(&self, q: &TodoQuery) -> StoreResult<(Vec<TodoWithTags>, i64)>;
 }
 
 /// Tags of all users (the service scopes every call to one).
@@ -346,7 +363,7 @@ pub trait TagStore: Send + Sync {
 
 /// The whole storage interface, as the services see it.
 #[async_trait]
-pub trait Store: UserStore + SessionStore + TodoStore + TagStore {
+pub trait Store: UserStore + SessionStore + TodoStore + TagStore + RateLimitStore {
     /// One round trip to the database (readiness check).
     async fn ping(&self) -> StoreResult<()>;
     /// Which backend this is (`postgres` or `sqlite`).

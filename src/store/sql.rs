@@ -49,6 +49,63 @@ fn like_pattern(s: &str) -> String {
     p
 }
 
+/// The tag columns of a todo-tags left join, renamed apart from the todo's own.
+const JOINED_TAG_COLUMNS: &str = "g.id AS tag_id, g.user_id AS tag_user_id, g.name AS tag_name, \
+     g.color AS tag_color, g.created_at AS tag_created_at, g.updated_at AS tag_updated_at";
+
+/// The tag half of a todo-tags left join row: all `None` for a todo without tags.
+#[derive(sqlx::FromRow)]
+struct JoinedTag {
+    tag_id: Option<Uuid>,
+    tag_user_id: Option<Uuid>,
+    tag_name: Option<String>,
+    tag_color: Option<String>,
+    tag_created_at: Option<DateTime<Utc>>,
+    tag_updated_at: Option<DateTime<Utc>>,
+}
+
+impl JoinedTag {
+    fn into_tag(self) -> Option<TagRecord> {
+        Some(TagRecord {
+            id: self.tag_id?,
+            user_id: self.tag_user_id?,
+            name: self.tag_name?,
+            color: self.tag_color,
+            created_at: self.tag_created_at?,
+            updated_at: self.tag_updated_at?,
+        })
+    }
+}
+
+/// Folds left-join rows, ordered by todo and then by tag, into todos with their tags.
+fn fold_joined<R: sqlx::Row>(rows: &[R]) -> Result<Vec<TodoWithTags>, sqlx::Error>
+where
+    TodoRecord: for<'r> sqlx::FromRow<'r, R>,
+    JoinedTag: for<'r> sqlx::FromRow<'r, R>,
+{
+    let mut out: Vec<TodoWithTags> = Vec::new();
+    for row in rows {
+        let todo = <TodoRecord as sqlx::FromRow<R>>::from_row(row)?;
+        let tag = <JoinedTag as sqlx::FromRow<R>>::from_row(row)?.into_tag();
+        match out.last_mut() {
+            Some(last) if last.todo.id == todo.id => last.tags.extend(tag),
+            _ => out.push(TodoWithTags {
+                todo,
+                tags: tag.into_iter().collect(),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Tags linked in a write, in the order reads list them (by key, then id; the keys
+/// compare the way the databases' `C`/binary collations do), without duplicates.
+fn sorted_tags(mut linked: Vec<(String, TagRecord)>) -> Vec<TagRecord> {
+    linked.sort_by(|a, b| (&a.0, a.1.id).cmp(&(&b.0, b.1.id)));
+    linked.dedup_by_key(|(_, t)| t.id);
+    linked.into_iter().map(|(_, t)| t).collect()
+}
+
 macro_rules! sql_stores {
     ($pool:ty, $db:ty, $backend:expr) => {
         #[async_trait]
@@ -240,7 +297,50 @@ macro_rules! sql_stores {
                     .execute(&self.pool)
                     .await?
                     .rows_affected();
-                Ok(tokens + sessions)
+                // A bucket whose arrival time has passed is full again: same as no row.
+                let buckets = sqlx::query("DELETE FROM rate_limits WHERE tat_us < $1")
+                    .bind(now.timestamp_micros())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(tokens + sessions + buckets)
+            }
+        }
+
+        #[async_trait]
+        impl RateLimitStore for SqlStore<$pool> {
+            async fn take_rate_token(
+                &self,
+                key: &str,
+                now_us: i64,
+                interval_us: i64,
+                burst_us: i64,
+            ) -> StoreResult<Option<i64>> {
+                let _timer = self.metrics.db_timer("take_rate_token");
+                // One atomic upsert: the row lock serializes concurrent requests of
+                // every instance, and the WHERE refuses a request beyond the burst.
+                let taken: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO rate_limits (key, tat_us) VALUES ($1, $2 + $3) \
+                     ON CONFLICT (key) DO UPDATE \
+                       SET tat_us = CASE WHEN rate_limits.tat_us > $2 THEN rate_limits.tat_us ELSE $2 END + $3 \
+                       WHERE CASE WHEN rate_limits.tat_us > $2 THEN rate_limits.tat_us ELSE $2 END + $3 - $2 <= $4 \
+                     RETURNING tat_us",
+                )
+                .bind(key)
+                .bind(now_us)
+                .bind(interval_us)
+                .bind(burst_us)
+                .fetch_optional(&self.pool)
+                .await?;
+                if taken.is_some() {
+                    return Ok(None);
+                }
+                let tat: i64 = sqlx::query_scalar("SELECT tat_us FROM rate_limits WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .unwrap_or(now_us);
+                Ok(Some((tat.max(now_us) + interval_us - now_us - burst_us).max(1)))
             }
         }
 
@@ -253,7 +353,7 @@ macro_rules! sql_stores {
                 t: &TodoWrite,
                 tags: &[TagName],
                 at: DateTime<Utc>,
-            ) -> StoreResult<()> {
+            ) -> StoreResult<Vec<TagRecord>> {
                 let _timer = self.metrics.db_timer("insert_todo");
                 let insert = sqlx::query(
                     "INSERT INTO todos (id, user_id, title, title_key, description, search_text, is_completed, \
@@ -266,19 +366,24 @@ macro_rules! sql_stores {
                 if tags.is_empty() {
                     // A single statement needs no transaction (and its round trips).
                     insert.execute(&self.pool).await?;
-                    return Ok(());
+                    return Ok(vec![]);
                 }
                 let mut tx = self.pool.begin().await?;
                 insert.execute(&mut *tx).await?;
-                link_tags!(tx, id, user_id, tags, at);
+                let linked = link_tags!(tx, id, user_id, tags, at);
                 tx.commit().await?;
-                Ok(())
+                Ok(linked)
             }
 
-            async fn todo_by_id(&self, id: Uuid) -> StoreResult<Option<TodoRecord>> {
+            async fn todo_by_id(&self, id: Uuid) -> StoreResult<Option<TodoWithTags>> {
                 let _timer = self.metrics.db_timer("todo_by_id");
-                let sql = format!("SELECT {TODO_COLUMNS} FROM todos WHERE id = $1");
-                Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+                let sql = format!(
+                    "SELECT t.*, {JOINED_TAG_COLUMNS} FROM (SELECT {TODO_COLUMNS} FROM todos WHERE id = $1) t \
+                     LEFT JOIN todo_tags tt ON tt.todo_id = t.id LEFT JOIN tags g ON g.id = tt.tag_id \
+                     ORDER BY g.name_key, g.id"
+                );
+                let rows = sqlx::query(&sql).bind(id).fetch_all(&self.pool).await?;
+                Ok(fold_joined(&rows)?.pop())
             }
 
             async fn update_todo(
@@ -289,7 +394,7 @@ macro_rules! sql_stores {
                 t: &TodoWrite,
                 tags: Option<&[TagName]>,
                 at: DateTime<Utc>,
-            ) -> StoreResult<bool> {
+            ) -> StoreResult<Option<Vec<TagRecord>>> {
                 let _timer = self.metrics.db_timer("update_todo");
                 // The version check and the write are one statement, so concurrent
                 // writers cannot both succeed; it also takes the write lock first.
@@ -305,19 +410,20 @@ macro_rules! sql_stores {
                 let update = bind_write!(update, t).bind(at);
                 let Some(tags) = tags else {
                     // Tags unchanged: a single statement needs no transaction.
-                    return Ok(update.execute(&self.pool).await?.rows_affected() == 1);
+                    let updated = update.execute(&self.pool).await?.rows_affected() == 1;
+                    return Ok(updated.then(Vec::new));
                 };
                 let mut tx = self.pool.begin().await?;
                 if update.execute(&mut *tx).await?.rows_affected() != 1 {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 sqlx::query("DELETE FROM todo_tags WHERE todo_id = $1")
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                link_tags!(tx, id, user_id, tags, at);
+                let linked = link_tags!(tx, id, user_id, tags, at);
                 tx.commit().await?;
-                Ok(true)
+                Ok(Some(linked))
             }
 
             async fn delete_todo(&self, id: Uuid, user_id: Uuid, expected_version: Option<i64>) -> StoreResult<bool> {
@@ -334,25 +440,30 @@ macro_rules! sql_stores {
                 Ok(deleted == 1)
             }
 
-            async fn list_todos(&self, q: &TodoQuery) -> StoreResult<(Vec<TodoRecord>, i64)> {
+            async fn list_todos(&self, q: &TodoQuery) -> StoreResult<(Vec<TodoWithTags>, i64)> {
                 let _timer = self.metrics.db_timer("list_todos");
+                // The page (with the filtered total and each row's position) and its
+                // tags in one statement.
+                let order = order_clause(q);
                 let mut b = sqlx::QueryBuilder::<$db>::new(format!(
-                    "SELECT {TODO_COLUMNS}, COUNT(*) OVER () AS total_count FROM todos WHERE user_id = "
+                    "WITH page AS (SELECT {TODO_COLUMNS}, COUNT(*) OVER () AS total_count, \
+                       ROW_NUMBER() OVER ({order}) AS pos FROM todos WHERE user_id = "
                 ));
                 b.push_bind(q.user_id);
                 push_filters!(b, q);
-                b.push(order_clause(q));
+                b.push(&order);
                 b.push(" LIMIT ").push_bind(q.limit).push(" OFFSET ").push_bind(q.skip);
+                b.push(format!(
+                    ") SELECT page.*, {JOINED_TAG_COLUMNS} FROM page \
+                     LEFT JOIN todo_tags tt ON tt.todo_id = page.id LEFT JOIN tags g ON g.id = tt.tag_id \
+                     ORDER BY page.pos, g.name_key, g.id"
+                ));
                 let rows = b.build().fetch_all(&self.pool).await?;
-                let mut total = None;
-                let mut items = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    use sqlx::Row;
-                    total = Some(row.try_get::<i64, _>("total_count")?);
-                    items.push(<TodoRecord as sqlx::FromRow<_>>::from_row(row)?);
-                }
-                let total = match total {
-                    Some(t) => t,
+                let total = match rows.first() {
+                    Some(row) => {
+                        use sqlx::Row;
+                        row.try_get::<i64, _>("total_count")?
+                    }
                     None if q.skip == 0 => 0,
                     // Past the last page: the window count is unavailable, count directly.
                     None => {
@@ -362,24 +473,7 @@ macro_rules! sql_stores {
                         c.build_query_scalar::<i64>().fetch_one(&self.pool).await?
                     }
                 };
-                Ok((items, total))
-            }
-
-            async fn tags_of_todos(&self, todo_ids: &[Uuid]) -> StoreResult<Vec<TodoTagRecord>> {
-                let _timer = self.metrics.db_timer("tags_of_todos");
-                if todo_ids.is_empty() {
-                    return Ok(vec![]);
-                }
-                let mut b = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT tt.todo_id, g.id, g.user_id, g.name, g.color, g.created_at, g.updated_at \
-                     FROM todo_tags tt JOIN tags g ON g.id = tt.tag_id WHERE tt.todo_id IN (",
-                );
-                let mut sep = b.separated(", ");
-                for id in todo_ids {
-                    sep.push_bind(*id);
-                }
-                b.push(") ORDER BY g.name_key, g.id");
-                Ok(b.build_query_as().fetch_all(&self.pool).await?)
+                Ok((fold_joined(&rows)?, total))
             }
         }
 
@@ -493,14 +587,17 @@ macro_rules! bind_write {
     };
 }
 
-/// Links `tags` (created for the user when new) to the todo `id` inside transaction `tx`.
+/// Links `tags` (created for the user when new) to the todo `id` inside transaction `tx`;
+/// evaluates to the linked tags, sorted.
 macro_rules! link_tags {
-    ($tx:ident, $id:expr, $user_id:expr, $tags:expr, $at:expr) => {
+    ($tx:ident, $id:expr, $user_id:expr, $tags:expr, $at:expr) => {{
+        let mut linked = Vec::with_capacity($tags.len());
         for tag in $tags {
-            let tag_id: Uuid = sqlx::query_scalar(
+            let record: TagRecord = sqlx::query_as(
                 "INSERT INTO tags (id, user_id, name, name_key, color, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, NULL, $5, $5) \
-                 ON CONFLICT (user_id, name_key) DO UPDATE SET name_key = excluded.name_key RETURNING id",
+                 ON CONFLICT (user_id, name_key) DO UPDATE SET name_key = excluded.name_key \
+                 RETURNING id, user_id, name, color, created_at, updated_at",
             )
             .bind(Uuid::now_v7())
             .bind($user_id)
@@ -509,13 +606,17 @@ macro_rules! link_tags {
             .bind($at)
             .fetch_one(&mut *$tx)
             .await?;
-            sqlx::query("INSERT INTO todo_tags (todo_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind($id)
-                .bind(tag_id)
-                .execute(&mut *$tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO todo_tags (todo_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind($id)
+            .bind(record.id)
+            .execute(&mut *$tx)
+            .await?;
+            linked.push((tag.key.clone(), record));
         }
-    };
+        sorted_tags(linked)
+    }};
 }
 
 /// Appends the list filters of `q` to the query builder `b` (after `WHERE user_id = ?`).

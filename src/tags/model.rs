@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::http::timestamp::Timestamp;
 
-use crate::store::{TagRecord, TodoTagRecord};
+use crate::store::TagRecord;
 
 /// A label of the user's, attachable to todos.
 #[derive(Debug, Clone, Object)]
@@ -30,12 +30,6 @@ impl From<TagRecord> for Tag {
             created_at: t.created_at.into(),
             updated_at: t.updated_at.into(),
         }
-    }
-}
-
-impl From<TodoTagRecord> for Tag {
-    fn from(t: TodoTagRecord) -> Self {
-        t.tag.into()
     }
 }
 

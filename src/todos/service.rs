@@ -1,6 +1,5 @@
 //! The rules of todos: validation, ownership, completion, versions and If-Match.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -12,7 +11,7 @@ use crate::auth::service::now;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::body::TagNameString;
 use crate::http::timestamp::Timestamp;
-use crate::store::{Store, TagName, TodoQuery, TodoRecord, TodoWrite};
+use crate::store::{Store, TagName, TagRecord, TodoQuery, TodoRecord, TodoWithTags, TodoWrite};
 use crate::tags::model::Tag;
 use crate::tags::service::tag_name;
 use crate::text::{check_text, required_text};
@@ -163,7 +162,8 @@ fn completed_at(
     }
 }
 
-fn to_todo(r: TodoRecord, tags: Vec<Tag>) -> Todo {
+fn to_todo(TodoWithTags { todo: r, tags }: TodoWithTags) -> Todo {
+    let tags = tags.into_iter().map(Tag::from).collect();
     Todo {
         id: r.id,
         user_id: r.user_id,
@@ -177,6 +177,30 @@ fn to_todo(r: TodoRecord, tags: Vec<Tag>) -> Todo {
         updated_at: r.updated_at.into(),
         completed_at: r.completed_at.map(Timestamp),
         version: r.version,
+    }
+}
+
+/// The row as a successful write of `w` at `at` leaves it (no re-read needed).
+fn written(
+    id: Uuid,
+    user_id: Uuid,
+    w: TodoWrite,
+    version: i64,
+    created_at: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> TodoRecord {
+    TodoRecord {
+        id,
+        user_id,
+        title: w.title,
+        description: w.description,
+        is_completed: w.is_completed,
+        priority: w.priority,
+        due_date: w.due_date,
+        completed_at: w.completed_at,
+        version,
+        created_at,
+        updated_at: at,
     }
 }
 
@@ -210,25 +234,25 @@ impl TodoService {
         let at = now();
         write.completed_at = write.is_completed.then_some(at);
         let id = Uuid::now_v7();
-        self.store
+        let tags = self
+            .store
             .insert_todo(id, user_id, &write, &tags, at)
             .await?;
-        self.get(user_id, id).await
+        let todo = written(id, user_id, write, 1, at, at);
+        Ok(to_todo(TodoWithTags { todo, tags }))
     }
 
-    /// The todo `id` if the user owns it (404 RESOURCE_001 / 403 AUTHZ_001).
-    async fn owned(&self, user_id: Uuid, id: Uuid) -> ApiResult<TodoRecord> {
+    /// The todo `id` with its tags, if the user owns it (404 RESOURCE_001 / 403 AUTHZ_001).
+    async fn owned(&self, user_id: Uuid, id: Uuid) -> ApiResult<TodoWithTags> {
         match self.store.todo_by_id(id).await? {
             None => Err(ApiError::TodoNotFound),
-            Some(t) if t.user_id != user_id => Err(ApiError::Forbidden),
+            Some(t) if t.todo.user_id != user_id => Err(ApiError::Forbidden),
             Some(t) => Ok(t),
         }
     }
 
     pub async fn get(&self, user_id: Uuid, id: Uuid) -> ApiResult<Todo> {
-        let record = self.owned(user_id, id).await?;
-        let tags = self.store.tags_of_todos(&[id]).await?;
-        Ok(to_todo(record, tags.into_iter().map(Tag::from).collect()))
+        Ok(to_todo(self.owned(user_id, id).await?))
     }
 
     /// Applies `change` to the current state, honouring If-Match; without If-Match a
@@ -241,18 +265,30 @@ impl TodoService {
         change: impl Fn(&TodoRecord, DateTime<Utc>) -> ApiResult<Change>,
     ) -> ApiResult<Todo> {
         for _ in 0..WRITE_ATTEMPTS {
-            let current = self.owned(user_id, id).await?;
+            let TodoWithTags {
+                todo: current,
+                tags: current_tags,
+            } = self.owned(user_id, id).await?;
             if if_match.is_some_and(|m| !m.matches(current.version)) {
                 return Err(ApiError::PreconditionFailed);
             }
             let at = now();
             let (write, tags) = change(&current, at)?;
-            if self
+            let updated = self
                 .store
                 .update_todo(id, user_id, current.version, &write, tags.as_deref(), at)
-                .await?
-            {
-                return self.get(user_id, id).await;
+                .await?;
+            if let Some(linked) = updated {
+                let tags: Vec<TagRecord> = if tags.is_some() { linked } else { current_tags };
+                let todo = written(
+                    id,
+                    user_id,
+                    write,
+                    current.version + 1,
+                    current.created_at,
+                    at,
+                );
+                return Ok(to_todo(TodoWithTags { todo, tags }));
             }
             if if_match.is_some() {
                 return Err(ApiError::PreconditionFailed);
@@ -360,7 +396,7 @@ impl TodoService {
         id: Uuid,
         if_match: Option<&IfMatch>,
     ) -> ApiResult<()> {
-        let current = self.owned(user_id, id).await?;
+        let current = self.owned(user_id, id).await?.todo;
         if if_match.is_some_and(|m| !m.matches(current.version)) {
             return Err(ApiError::PreconditionFailed);
         }
@@ -374,7 +410,7 @@ impl TodoService {
         }
     }
 
-    /// One page of the user's todos with their tags (loaded in one query).
+    /// One page of the user's todos with their tags (loaded in one statement).
     pub async fn list(&self, user_id: Uuid, p: ListParams) -> ApiResult<TodoPage> {
         let (skip, limit) = page(p.skip, p.limit)?;
         let query = TodoQuery {
@@ -391,19 +427,8 @@ impl TodoService {
             limit,
         };
         let (rows, total) = self.store.list_todos(&query).await?;
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-        let mut tags: HashMap<Uuid, Vec<Tag>> = HashMap::new();
-        for t in self.store.tags_of_todos(&ids).await? {
-            tags.entry(t.todo_id).or_default().push(t.into());
-        }
         let has_more = skip + (rows.len() as i64) < total;
-        let items = rows
-            .into_iter()
-            .map(|r| {
-                let t = tags.remove(&r.id).unwrap_or_default();
-                to_todo(r, t)
-            })
-            .collect();
+        let items = rows.into_iter().map(to_todo).collect();
         Ok(TodoPage {
             items,
             total,

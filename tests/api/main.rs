@@ -14,6 +14,7 @@ mod errors;
 mod migrations;
 mod operations;
 mod properties;
+mod scaleout;
 mod sdk;
 mod tags;
 mod todos;

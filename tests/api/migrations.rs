@@ -31,7 +31,7 @@ both_backends! {
             .collect();
         assert_eq!(
             versions,
-            [1, 2],
+            [1, 2, 3],
             "both backends ship the same numbered migrations"
         );
 
@@ -50,6 +50,7 @@ both_backends! {
             "todos",
             "tags",
             "todo_tags",
+            "rate_limits",
         ] {
             assert!(
                 !table_missing(&pool, table).await,
@@ -60,7 +61,13 @@ both_backends! {
         pool.migrate_up().await.unwrap();
         assert_eq!(pool.applied_versions().await.unwrap(), versions);
 
-        // One step down: the todos schema goes, the auth schema stays.
+        // One step down: the rate-limit buckets go, the rest stays.
+        pool.migrate_down(1).await.unwrap();
+        assert_eq!(pool.applied_versions().await.unwrap(), [1, 2]);
+        assert!(table_missing(&pool, "rate_limits").await);
+        assert!(!table_missing(&pool, "todos").await);
+
+        // Another step: the todos schema goes, the auth schema stays.
         pool.migrate_down(1).await.unwrap();
         assert_eq!(pool.applied_versions().await.unwrap(), [1]);
         assert!(table_missing(&pool, "todos").await);
@@ -69,7 +76,7 @@ both_backends! {
 
         // All the way down.
         pool.migrate_up().await.unwrap();
-        pool.migrate_down(2).await.unwrap();
+        pool.migrate_down(3).await.unwrap();
         assert!(pool.applied_versions().await.unwrap().is_empty());
         for table in [
             "users",
@@ -78,10 +85,11 @@ both_backends! {
             "todos",
             "tags",
             "todo_tags",
+            "rate_limits",
         ] {
             assert!(
                 table_missing(&pool, table).await,
-                "{table} is gone after migrate down 2"
+                "{table} is gone after migrate down 3"
             );
         }
         // Down with nothing applied is harmless.

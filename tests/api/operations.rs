@@ -6,7 +6,7 @@
 //! the global subscriber, the OTLP exporter and the signal handlers.
 
 mod otlp;
-mod process;
+pub mod process;
 mod proxy;
 
 use std::collections::{BTreeMap, HashSet};
