@@ -10,6 +10,7 @@ use poem::{Endpoint, EndpointExt, Route, Server};
 
 use crate::auth::password::PasswordHasher;
 use crate::auth::service::{now, AuthService};
+use crate::auth::session_cache::SessionCache;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
 use crate::http::cors::CorsPolicy;
@@ -28,6 +29,10 @@ pub struct AppState(Arc<Services>);
 /// The services of one instance.
 pub struct Services {
     pub config: Config,
+    /// Sessions whose tokens passed the database check (PostgreSQL only).
+    pub sessions: Arc<SessionCache>,
+    /// Keeps the session cache's listener running for as long as the services live.
+    listener: Option<AbortOnDrop>,
     pub metrics: Arc<Metrics>,
     pub store: Arc<dyn Store>,
     pub auth: AuthService,
@@ -42,14 +47,39 @@ impl Deref for AppState {
     }
 }
 
+/// A background task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl AppState {
     pub fn new(config: Config, pool: &Pool) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::new());
         let store = pool.store(metrics.clone(), &config.db);
         let hasher = PasswordHasher::new(config.argon2, config.hash_workers, config.hash_queue)?;
         let keys = TokenKeys::new(&config);
+        let sessions = Arc::new(SessionCache::default());
+        // Only PostgreSQL tells instances about revocations; elsewhere the cache stays off.
+        let listener = match pool {
+            Pool::Postgres(pg) if tokio::runtime::Handle::try_current().is_ok() => {
+                Some(AbortOnDrop(sessions.listen(pg.clone())))
+            }
+            _ => None,
+        };
         Ok(AppState(Arc::new(Services {
-            auth: AuthService::new(store.clone(), hasher, keys, metrics.clone()),
+            listener,
+            auth: AuthService::new(
+                store.clone(),
+                hasher,
+                keys,
+                metrics.clone(),
+                sessions.clone(),
+            ),
+            sessions,
             metrics,
             todos: TodoService::new(store.clone()),
             tags: TagService::new(store.clone()),
@@ -179,6 +209,11 @@ impl App {
             .and_then(|a| a.as_socket_addr().map(|s| s.port()))
             .unwrap_or(config.port);
         let state = AppState::new(config, &pool)?;
+        if state.listener.is_some() && !state.sessions.wait_live(Duration::from_secs(5)).await {
+            tracing::warn!(
+                "session cache listener not connected yet; tokens are checked in the database"
+            );
+        }
         Ok(App {
             acceptor,
             state,

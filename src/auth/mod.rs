@@ -5,4 +5,5 @@ pub mod model;
 pub mod password;
 pub mod security;
 pub mod service;
+pub mod session_cache;
 pub mod tokens;

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::model::{TokenPair, TokenType, User};
 use super::password::{check_strength, PasswordHasher};
+use super::session_cache::{Invalidation, SessionCache};
 use super::tokens::{Claims, TokenKeys, TokenKind};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::metrics::Metrics;
@@ -26,6 +27,7 @@ pub struct AuthService {
     hasher: PasswordHasher,
     keys: TokenKeys,
     metrics: Arc<Metrics>,
+    sessions: Arc<SessionCache>,
 }
 
 /// Current time at the precision both databases keep (microseconds).
@@ -78,12 +80,14 @@ impl AuthService {
         hasher: PasswordHasher,
         keys: TokenKeys,
         metrics: Arc<Metrics>,
+        sessions: Arc<SessionCache>,
     ) -> Self {
         AuthService {
             store,
             hasher,
             keys,
             metrics,
+            sessions,
         }
     }
 
@@ -239,6 +243,7 @@ impl AuthService {
                 Ok(self.pair(access.token, refresh.token))
             }
             Rotation::ReuseDetected => {
+                self.sessions.invalidate(Invalidation::Session(claims.sid));
                 self.record("refresh_reuse", "revoked", Some(user.id));
                 Err(ApiError::TokenRevoked)
             }
@@ -247,8 +252,16 @@ impl AuthService {
     }
 
     /// Verifies an access token for a request: signature, type, expiry, revocation, user.
+    /// A session the database found live is remembered until something revokes it.
     pub async fn authenticate(&self, token: &str) -> ApiResult<CurrentUser> {
         let claims = self.keys.decode(token, TokenKind::Access)?;
+        if self.sessions.contains(claims.sid, claims.sub) {
+            return Ok(CurrentUser {
+                id: claims.sub,
+                claims,
+            });
+        }
+        let epoch = self.sessions.epoch();
         match self
             .store
             .token_status(claims.sub, claims.sid, claims.jti)
@@ -257,10 +270,15 @@ impl AuthService {
             None => Err(ApiError::UserGone),
             Some(s) if !s.is_active => Err(ApiError::UserGone),
             Some(s) if s.revoked > 0 || s.active_sessions == 0 => Err(ApiError::TokenRevoked),
-            Some(_) => Ok(CurrentUser {
-                id: claims.sub,
-                claims,
-            }),
+            Some(_) => {
+                if let Some(epoch) = epoch {
+                    self.sessions.insert(epoch, claims.sid, claims.sub);
+                }
+                Ok(CurrentUser {
+                    id: claims.sub,
+                    claims,
+                })
+            }
         }
     }
 
@@ -272,6 +290,7 @@ impl AuthService {
         self.store
             .logout(c.sid, user.id, c.jti, c.expires_at(), at)
             .await?;
+        self.sessions.invalidate(Invalidation::Session(c.sid));
         if let Some(other) = refresh_token
             .and_then(|t| self.keys.decode(t, TokenKind::Refresh).ok())
             .filter(|r| r.sub == user.id && r.sid != c.sid)
@@ -279,6 +298,7 @@ impl AuthService {
             self.store
                 .logout(other.sid, user.id, c.jti, c.expires_at(), at)
                 .await?;
+            self.sessions.invalidate(Invalidation::Session(other.sid));
         }
         self.record("logout", "success", Some(user.id));
         Ok(())
@@ -317,6 +337,7 @@ impl AuthService {
         check_strength("new_password", &new)?;
         let hash = self.hasher.hash(new).await?;
         self.store.change_password(user.id, &hash, now()).await?;
+        self.sessions.invalidate(Invalidation::User(user.id));
         self.record("password_change", "success", Some(user.id));
         Ok(())
     }

@@ -167,7 +167,8 @@ async fn refresh_token_reuse_is_detected_across_instances() {
         .body(rotate(&original.refresh_token))
         .send()
         .await);
-    ok(bearer(&a, &rotated.access_token).get_me().send().await);
+    // B checks (and caches) the new access token.
+    ok(bearer(&b, &rotated.access_token).get_me().send().await);
     // Replaying the first refresh token on A: reuse, and the whole session is revoked.
     refused(
         anonymous(&a)

@@ -1,0 +1,291 @@
+//! An in-process cache of the sessions whose access tokens passed the database check,
+//! so that most requests need no token round trip.
+//!
+//! It is only trusted while invalidations arrive: on PostgreSQL, triggers NOTIFY every
+//! instance when a session is revoked or deleted and when a user is deactivated, deleted
+//! or has an access token revoked (`migrations/postgres/0004_auth_notify.up.sql`), and a
+//! listener task feeds them in here. While the listener is not connected the cache is
+//! empty and unused; it is flushed whenever the listener (re)connects, so a revocation
+//! sent while it was away is never missed. On SQLite the cache stays off.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+/// The NOTIFY channel the triggers send on.
+pub const CHANNEL: &str = "todo_api_auth";
+
+/// How long a checked session is trusted without hearing of it (a safety net: the
+/// notifications are what keep the cache right).
+const TTL: Duration = Duration::from_secs(60);
+
+/// Most sessions held; a full cache drops its expired entries, then everything.
+const MAX_ENTRIES: usize = 100_000;
+
+/// How often a quiet listener checks that its connection is still there.
+const LISTENER_PING: Duration = Duration::from_secs(15);
+
+/// What stopped being valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalidation {
+    Session(Uuid),
+    User(Uuid),
+}
+
+impl Invalidation {
+    /// Parses a trigger payload (`session:<id>` or `user:<id>`).
+    pub fn parse(payload: &str) -> Option<Self> {
+        let (kind, id) = payload.split_once(':')?;
+        let id = Uuid::parse_str(id).ok()?;
+        match kind {
+            "session" => Some(Invalidation::Session(id)),
+            "user" => Some(Invalidation::User(id)),
+            _ => None,
+        }
+    }
+}
+
+struct Entry {
+    user_id: Uuid,
+    until: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    /// Bumped by every invalidation: a check that started before one is not cached.
+    epoch: u64,
+    sessions: HashMap<Uuid, Entry>,
+}
+
+/// Sessions known to be live, trusted only while invalidations are being received.
+#[derive(Default)]
+pub struct SessionCache {
+    state: Mutex<State>,
+    live: AtomicBool,
+    went_live: tokio::sync::Notify,
+}
+
+impl SessionCache {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state stays consistent even if a holder panicked: every write is one step.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether session `sid` of `user_id` was found live and nothing has revoked it since.
+    pub fn contains(&self, sid: Uuid, user_id: Uuid) -> bool {
+        if !self.live.load(Ordering::Acquire) {
+            return false;
+        }
+        self.lock()
+            .sessions
+            .get(&sid)
+            .is_some_and(|e| e.user_id == user_id && e.until > Instant::now())
+    }
+
+    /// Call before a database check; pass the result to [`SessionCache::insert`].
+    /// `None` while the cache is off.
+    pub fn epoch(&self) -> Option<u64> {
+        self.live.load(Ordering::Acquire).then(|| self.lock().epoch)
+    }
+
+    /// Remembers a session the database found live, unless anything was invalidated
+    /// since `epoch` was read (the check may predate a revocation).
+    pub fn insert(&self, epoch: u64, sid: Uuid, user_id: Uuid) {
+        let mut state = self.lock();
+        if state.epoch != epoch || !self.live.load(Ordering::Acquire) {
+            return;
+        }
+        if state.sessions.len() >= MAX_ENTRIES {
+            let now = Instant::now();
+            state.sessions.retain(|_, e| e.until > now);
+            if state.sessions.len() >= MAX_ENTRIES {
+                state.sessions.clear();
+            }
+        }
+        let until = Instant::now() + TTL;
+        state.sessions.insert(sid, Entry { user_id, until });
+    }
+
+    /// Forgets what `what` names.
+    pub fn invalidate(&self, what: Invalidation) {
+        let mut state = self.lock();
+        state.epoch += 1;
+        match what {
+            Invalidation::Session(sid) => {
+                state.sessions.remove(&sid);
+            }
+            Invalidation::User(user_id) => state.sessions.retain(|_, e| e.user_id != user_id),
+        }
+    }
+
+    /// Switches the cache on (listener connected) or off, flushing it either way.
+    fn set_live(&self, live: bool) {
+        let mut state = self.lock();
+        state.epoch += 1;
+        state.sessions.clear();
+        self.live.store(live, Ordering::Release);
+        drop(state);
+        if live {
+            self.went_live.notify_waiters();
+        }
+    }
+
+    /// Waits (at most `limit`) until the listener is connected; whether it is.
+    pub async fn wait_live(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            // Registered before the check, so a wake-up in between is not lost.
+            let went_live = self.went_live.notified();
+            if self.live.load(Ordering::Acquire) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, went_live).await.is_err() {
+                return self.live.load(Ordering::Acquire);
+            }
+        }
+    }
+
+    /// Feeds this cache from PostgreSQL notifications for as long as the returned task
+    /// runs, reconnecting (and flushing) after any failure.
+    pub fn listen(self: &Arc<Self>, pool: sqlx::PgPool) -> tokio::task::JoinHandle<()> {
+        let cache = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match listen_once(&cache, &pool).await {
+                    Ok(()) => return, // the cache was dropped
+                    Err(e) => {
+                        if let Some(c) = cache.upgrade() {
+                            c.set_live(false);
+                        } else {
+                            return;
+                        }
+                        tracing::warn!(error = %e, "session cache listener lost; cache off until it reconnects");
+                    }
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        })
+    }
+}
+
+/// One listener connection's life: LISTEN, switch the cache on, apply notifications.
+/// Returns `Ok` when the cache is gone, an error when the connection failed.
+async fn listen_once(
+    cache: &std::sync::Weak<SessionCache>,
+    pool: &sqlx::PgPool,
+) -> Result<(), sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    match cache.upgrade() {
+        Some(c) => c.set_live(true),
+        None => return Ok(()),
+    }
+    loop {
+        match tokio::time::timeout(LISTENER_PING, listener.try_recv()).await {
+            Ok(Ok(Some(n))) => {
+                let Some(c) = cache.upgrade() else {
+                    return Ok(());
+                };
+                match Invalidation::parse(n.payload()) {
+                    Some(what) => c.invalidate(what),
+                    // Unknown payload: flush rather than guess.
+                    None => c.set_live(true),
+                }
+            }
+            // The connection was lost. `try_recv` would quietly reconnect next time, and
+            // notifications sent in between would be missed: start over, flushed.
+            Ok(Ok(None)) => return Err(sqlx::Error::PoolClosed),
+            Ok(Err(e)) => return Err(e),
+            Err(_quiet) => {
+                if cache.strong_count() == 0 {
+                    return Ok(());
+                }
+                let ping = sqlx::query("SELECT 1").execute(&mut listener);
+                match tokio::time::timeout(LISTENER_PING, ping).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => return Err(sqlx::Error::PoolTimedOut),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> SessionCache {
+        let c = SessionCache::default();
+        c.set_live(true);
+        c
+    }
+
+    #[test]
+    fn off_until_live_and_flushed_when_it_goes_off() {
+        let c = SessionCache::default();
+        let (sid, uid) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(c.epoch(), None);
+        c.insert(0, sid, uid);
+        assert!(!c.contains(sid, uid));
+        c.set_live(true);
+        let e = c.epoch().expect("live");
+        c.insert(e, sid, uid);
+        assert!(c.contains(sid, uid));
+        assert!(
+            !c.contains(sid, Uuid::now_v7()),
+            "another user's token with this sid"
+        );
+        c.set_live(false);
+        assert!(!c.contains(sid, uid));
+        c.set_live(true);
+        assert!(!c.contains(sid, uid), "a reconnect starts empty");
+    }
+
+    #[test]
+    fn a_check_that_predates_an_invalidation_is_not_cached() {
+        let c = live();
+        let (sid, uid) = (Uuid::now_v7(), Uuid::now_v7());
+        let e = c.epoch().unwrap();
+        c.invalidate(Invalidation::Session(sid));
+        c.insert(e, sid, uid);
+        assert!(!c.contains(sid, uid));
+    }
+
+    #[test]
+    fn invalidates_sessions_and_users() {
+        let c = live();
+        let uid = Uuid::now_v7();
+        let (a, b, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let other_user = Uuid::now_v7();
+        for (sid, user) in [(a, uid), (b, uid), (other, other_user)] {
+            let e = c.epoch().unwrap();
+            c.insert(e, sid, user);
+        }
+        c.invalidate(Invalidation::Session(a));
+        assert!(!c.contains(a, uid) && c.contains(b, uid));
+        c.invalidate(Invalidation::User(uid));
+        assert!(!c.contains(b, uid));
+        assert!(c.contains(other, other_user));
+    }
+
+    #[test]
+    fn parses_trigger_payloads() {
+        let id = Uuid::now_v7();
+        assert_eq!(
+            Invalidation::parse(&format!("session:{id}")),
+            Some(Invalidation::Session(id))
+        );
+        assert_eq!(
+            Invalidation::parse(&format!("user:{id}")),
+            Some(Invalidation::User(id))
+        );
+        assert_eq!(Invalidation::parse("user:nope"), None);
+        assert_eq!(Invalidation::parse(&format!("other:{id}")), None);
+    }
+}
