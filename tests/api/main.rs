@@ -15,5 +15,6 @@ mod migrations;
 mod operations;
 mod properties;
 mod sdk;
+mod sdk_helpers;
 mod tags;
 mod todos;
