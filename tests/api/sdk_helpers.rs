@@ -173,8 +173,16 @@ pub fn expect_tokens(result: SdkResult<types::TokenPair>) -> types::TokenPair {
     let tokens = expect_ok(result, StatusCode::OK).into_inner();
     assert_eq!(tokens.token_type, types::TokenType::Bearer);
     assert!(tokens.expires_in > 0, "{tokens:?}");
-    assert_eq!(tokens.access_token.split('.').count(), 3, "access token is a JWT");
-    assert_eq!(tokens.refresh_token.split('.').count(), 3, "refresh token is a JWT");
+    assert_eq!(
+        tokens.access_token.split('.').count(),
+        3,
+        "access token is a JWT"
+    );
+    assert_eq!(
+        tokens.refresh_token.split('.').count(),
+        3,
+        "refresh token is a JWT"
+    );
     tokens
 }
 
