@@ -197,15 +197,18 @@ pub async fn sdk_login(app: &TestApp, email: &str, password: &str) -> types::Tok
     )
 }
 
+/// Sends `refresh_token` to the `refresh_token` operation, unchecked.
+async fn refresh(app: &TestApp, refresh_token: &str) -> SdkResult<types::TokenPair> {
+    anonymous(app)
+        .refresh_token()
+        .body(refresh_body(refresh_token))
+        .send()
+        .await
+}
+
 /// Rotates `refresh_token` through the SDK, asserting a `TokenPair`.
 pub async fn sdk_refresh(app: &TestApp, refresh_token: &str) -> types::TokenPair {
-    expect_tokens(
-        anonymous(app)
-            .refresh_token()
-            .body(refresh_body(refresh_token))
-            .send()
-            .await,
-    )
+    expect_tokens(refresh(app, refresh_token).await)
 }
 
 /// Registers and logs in a fresh user (password [`STRONG_PASSWORD`]) through the SDK:
@@ -245,11 +248,7 @@ pub async fn refresh_refused(
     code: ErrorCode,
 ) -> types::ErrorBody {
     expect_error(
-        anonymous(app)
-            .refresh_token()
-            .body(refresh_body(refresh_token))
-            .send()
-            .await,
+        refresh(app, refresh_token).await,
         StatusCode::UNAUTHORIZED,
         code,
     )
