@@ -1,9 +1,16 @@
 //! Registration, login, tokens, rotation and revocation (`/api/v1/auth`).
+//!
+//! Calls go through the generated SDK (`client_sdk`) wherever it can express them; the
+//! raw requests left say why.
 
+use client_sdk::types::{self, ErrorCode};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
+use crate::sdk_helpers::*;
+
+const UNAUTHORIZED: StatusCode = StatusCode::UNAUTHORIZED;
 
 both_backends! {
     async fn register_login_me_refresh_logout(backend: Backend) {
@@ -11,27 +18,21 @@ both_backends! {
         let email = unique_email();
 
         // Register: 201, a User with a Location, email stored lower-cased.
-        let resp = app.register(&email.to_uppercase(), STRONG_PASSWORD).await;
-        assert_eq!(resp.status(), StatusCode::CREATED);
-        assert_eq!(resp.headers()["location"], "/api/v1/auth/me");
-        let user: Value = resp.json().await.unwrap();
-        let id = user["id"].as_str().expect("id").to_owned();
-        uuid::Uuid::parse_str(&id).expect("id is a UUID");
-        assert_eq!(user["email"], email.as_str());
-        assert_eq!(user["name"], "Test User");
-        assert!(user["last_login_at"].is_null(), "{user}");
-        for ts in ["created_at", "updated_at"] {
-            let t = user[ts]
-                .as_str()
-                .unwrap_or_else(|| panic!("{ts} in {user}"));
-            assert!(t.ends_with('Z'), "{ts} = {t}");
-            chrono::DateTime::parse_from_rfc3339(t).unwrap();
-        }
+        let body = register_body(&email.to_uppercase(), STRONG_PASSWORD)
+            .name(Some("Test User".parse().unwrap()));
+        let resp = anonymous(&app).register().body(body).send().await;
+        let resp = expect_ok(resp, StatusCode::CREATED);
+        assert_eq!(header(&resp, "location"), "/api/v1/auth/me");
+        let user = resp.into_inner();
+        let id = user.id.to_string();
+        assert_eq!(user.email.as_str(), email);
+        assert_eq!(user.name.as_deref().map(String::as_str), Some("Test User"));
+        assert!(user.last_login_at.is_none(), "{user:?}");
 
         // Login: a TokenPair whose claims match the contract.
-        let tokens = app.login(&email, STRONG_PASSWORD).await;
-        assert_eq!(tokens.body["expires_in"], 3600);
-        let (a, r) = (claims(&tokens.access), claims(&tokens.refresh));
+        let tokens = sdk_login(&app, &email, STRONG_PASSWORD).await;
+        assert_eq!(tokens.expires_in, 3600);
+        let (a, r) = (claims(&tokens.access_token), claims(&tokens.refresh_token));
         assert_eq!(
             (a["type"].as_str(), r["type"].as_str()),
             (Some("access"), Some("refresh"))
@@ -51,94 +52,65 @@ both_backends! {
         );
 
         // Me: the same user, now with last_login_at.
-        let resp = app.me(&tokens.access).await;
-        assert_eq!(resp.status(), StatusCode::OK);
-        let me: Value = resp.json().await.unwrap();
-        assert_eq!(me["id"], id.as_str());
-        assert_eq!(me["email"], email.as_str());
-        assert!(
-            me["last_login_at"]
-                .as_str()
-                .is_some_and(|t| t.ends_with('Z')),
-            "{me}"
-        );
+        let me = me_ok(&app, &tokens.access_token).await;
+        assert_eq!(me.id, user.id);
+        assert_eq!(me.email.as_str(), email);
+        assert_eq!((me.created_at, me.updated_at), (user.created_at, user.updated_at));
+        assert!(me.last_login_at.is_some(), "{me:?}");
         assert!(app.stored_last_login_at(&email).await.is_some());
+        // Raw: the wire text of the timestamps (RFC 3339 in UTC, `Z`), which the SDK's
+        // typed DateTime hides (it reads any offset).
+        let wire: Value = app.me(&tokens.access_token).await.json().await.unwrap();
+        for ts in ["created_at", "updated_at", "last_login_at"] {
+            let t = wire[ts]
+                .as_str()
+                .unwrap_or_else(|| panic!("{ts} in {wire}"));
+            assert!(t.ends_with('Z'), "{ts} = {t}");
+            chrono::DateTime::parse_from_rfc3339(t).unwrap();
+        }
 
         // Refresh: a new pair in the same session; the new access token works.
-        let rotated = Tokens::from_response(app.refresh(&tokens.refresh).await).await;
-        assert_ne!(rotated.refresh, tokens.refresh);
-        assert_ne!(rotated.access, tokens.access);
-        let (a2, r2) = (claims(&rotated.access), claims(&rotated.refresh));
+        let rotated = sdk_refresh(&app, &tokens.refresh_token).await;
+        assert_ne!(rotated.refresh_token, tokens.refresh_token);
+        assert_ne!(rotated.access_token, tokens.access_token);
+        let (a2, r2) = (claims(&rotated.access_token), claims(&rotated.refresh_token));
         assert_eq!(a2["sid"], a["sid"]);
         assert_eq!(r2["sid"], r["sid"]);
         assert_ne!(r2["jti"], r["jti"]);
-        assert_eq!(app.me(&rotated.access).await.status(), StatusCode::OK);
+        me_ok(&app, &rotated.access_token).await;
 
         // Logout: 200 {message}; the access token and the session's refresh token die.
-        let resp = app.logout(&rotated.access, None).await;
+        // Raw: a logout without any body (the SDK always sends a JSON object).
+        let resp = app.logout(&rotated.access_token, None).await;
         assert_eq!(resp.status(), StatusCode::OK);
         let body: Value = resp.json().await.unwrap();
         assert!(
             body["message"].as_str().is_some_and(|m| !m.is_empty()),
             "{body}"
         );
-        assert_error(
-            app.me(&rotated.access).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_004",
-        )
-        .await;
-        assert_error(
-            app.refresh(&rotated.refresh).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_004",
-        )
-        .await;
+        me_refused(&app, &rotated.access_token, ErrorCode::Auth004).await;
+        refresh_refused(&app, &rotated.refresh_token, ErrorCode::Auth004).await;
         // Logging out twice is refused too: the token is revoked.
-        assert_error(
-            app.logout(&rotated.access, None).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_004",
-        )
-        .await;
+        let again = bearer(&app, &rotated.access_token).logout().send().await;
+        expect_error(again, UNAUTHORIZED, ErrorCode::Auth004);
     }
 
     async fn refresh_reuse_revokes_the_session_family(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (email, password, first) = app.register_and_login().await;
-        let other_session = app.login(&email, &password).await;
+        let (email, first) = sdk_user(&app).await;
+        let other_session = sdk_login(&app, &email, STRONG_PASSWORD).await;
 
-        let second = Tokens::from_response(app.refresh(&first.refresh).await).await;
+        let second = sdk_refresh(&app, &first.refresh_token).await;
         // Replaying the rotated token: refused, and the whole family goes with it.
-        assert_error(
-            app.refresh(&first.refresh).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_004",
-        )
-        .await;
-        assert_error(
-            app.refresh(&second.refresh).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_004",
-        )
-        .await;
-        assert_error(
-            app.me(&second.access).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_004",
-        )
-        .await;
-        assert_error(
-            app.me(&first.access).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_004",
-        )
-        .await;
+        refresh_refused(&app, &first.refresh_token, ErrorCode::Auth004).await;
+        refresh_refused(&app, &second.refresh_token, ErrorCode::Auth004).await;
+        me_refused(&app, &second.access_token, ErrorCode::Auth004).await;
+        me_refused(&app, &first.access_token, ErrorCode::Auth004).await;
 
         // Another login of the same user is another family: untouched.
-        assert_eq!(app.me(&other_session.access).await.status(), StatusCode::OK);
-        let renewed = Tokens::from_response(app.refresh(&other_session.refresh).await).await;
-        assert_eq!(app.me(&renewed.access).await.status(), StatusCode::OK);
+        me_ok(&app, &other_session.access_token).await;
+        let renewed = sdk_refresh(&app, &other_session.refresh_token).await;
+        me_ok(&app, &renewed.access_token).await;
         let revoked = app
             .count("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NOT NULL")
             .await;
@@ -147,80 +119,49 @@ both_backends! {
 
     async fn logout_revokes_only_its_session(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (email, password, a) = app.register_and_login().await;
-        let b = app.login(&email, &password).await;
-        let c = app.login(&email, &password).await;
+        let (email, a) = sdk_user(&app).await;
+        let b = sdk_login(&app, &email, STRONG_PASSWORD).await;
+        let c = sdk_login(&app, &email, STRONG_PASSWORD).await;
+        let logout = |access: &str, refresh_token: Option<String>| {
+            let body = types::LogoutRequest::builder().refresh_token(refresh_token);
+            let client = bearer(&app, access);
+            async move { expect_ok(client.logout().body(body).send().await, StatusCode::OK) }
+        };
 
-        // An empty JSON object is the same as no body.
-        let resp = app.logout(&a.access, Some(json!({}))).await;
-        assert_eq!(resp.status(), StatusCode::OK);
-        assert_error(
-            app.me(&a.access).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_004",
-        )
-        .await;
-        assert_error(
-            app.refresh(&a.refresh).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_004",
-        )
-        .await;
-        assert_eq!(
-            app.me(&b.access).await.status(),
-            StatusCode::OK,
-            "other sessions stay valid"
-        );
-        assert_eq!(app.me(&c.access).await.status(), StatusCode::OK);
+        // An empty JSON object (a LogoutRequest without a refresh token) is the same as
+        // no body.
+        logout(&a.access_token, None).await;
+        me_refused(&app, &a.access_token, ErrorCode::Auth004).await;
+        refresh_refused(&app, &a.refresh_token, ErrorCode::Auth004).await;
+        // Other sessions stay valid.
+        me_ok(&app, &b.access_token).await;
+        me_ok(&app, &c.access_token).await;
 
         // Logging out of B with C's refresh token in the body revokes C's session too.
-        let resp = app
-            .logout(&b.access, Some(json!({"refresh_token": c.refresh})))
-            .await;
-        assert_eq!(resp.status(), StatusCode::OK);
-        assert_error(
-            app.me(&b.access).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_004",
-        )
-        .await;
-        assert_error(
-            app.me(&c.access).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_004",
-        )
-        .await;
-        assert_error(
-            app.refresh(&c.refresh).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_004",
-        )
-        .await;
+        logout(&b.access_token, Some(c.refresh_token.clone())).await;
+        me_refused(&app, &b.access_token, ErrorCode::Auth004).await;
+        me_refused(&app, &c.access_token, ErrorCode::Auth004).await;
+        refresh_refused(&app, &c.refresh_token, ErrorCode::Auth004).await;
 
         // An invalid refresh token in the body is ignored.
-        let d = app.login(&email, &password).await;
-        let resp = app
-            .logout(&d.access, Some(json!({"refresh_token": "not-a-token"})))
-            .await;
-        assert_eq!(resp.status(), StatusCode::OK);
-        assert_error(
-            app.me(&d.access).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_004",
-        )
-        .await;
+        let d = sdk_login(&app, &email, STRONG_PASSWORD).await;
+        logout(&d.access_token, Some("not-a-token".into())).await;
+        me_refused(&app, &d.access_token, ErrorCode::Auth004).await;
         assert_eq!(app.count("SELECT COUNT(*) FROM revoked_tokens").await, 3);
     }
 
     async fn change_password_revokes_every_token(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (email, old, a) = app.register_and_login().await;
-        let b = app.login(&email, &old).await;
-        let b2 = Tokens::from_response(app.refresh(&b.refresh).await).await;
+        let (email, a) = sdk_user(&app).await;
+        let old = STRONG_PASSWORD;
+        let b = sdk_login(&app, &email, old).await;
+        let b2 = sdk_refresh(&app, &b.refresh_token).await;
         let new = "Brand-New#Pass42";
         let hash_before = app.stored_password_hash(&email).await;
 
-        let resp = app.change_password(&a.access, &old, new).await;
+        // Raw: the check that no tokens come back needs the whole body (the SDK's typed
+        // Message drops fields it does not know).
+        let resp = app.change_password(&a.access_token, old, new).await;
         assert_eq!(resp.status(), StatusCode::OK);
         let body: Value = resp.json().await.unwrap();
         assert!(
@@ -234,16 +175,11 @@ both_backends! {
         assert_ne!(app.stored_password_hash(&email).await, hash_before);
 
         // Every token issued before, even in the same second, is refused.
-        for access in [&a.access, &b.access, &b2.access] {
-            assert_error(app.me(access).await, StatusCode::UNAUTHORIZED, "AUTH_004").await;
+        for access in [&a.access_token, &b.access_token, &b2.access_token] {
+            me_refused(&app, access, ErrorCode::Auth004).await;
         }
-        for refresh in [&a.refresh, &b2.refresh] {
-            assert_error(
-                app.refresh(refresh).await,
-                StatusCode::UNAUTHORIZED,
-                "AUTH_004",
-            )
-            .await;
+        for refresh in [&a.refresh_token, &b2.refresh_token] {
+            refresh_refused(&app, refresh, ErrorCode::Auth004).await;
         }
         assert_eq!(
             app.count("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL")
@@ -252,23 +188,18 @@ both_backends! {
         );
 
         // The old password no longer logs in; the new one does.
-        assert_error(
-            app.login_raw(&email, &old).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_001",
-        )
-        .await;
-        let fresh = app.login(&email, new).await;
-        assert_eq!(app.me(&fresh.access).await.status(), StatusCode::OK);
+        let refused = anonymous(&app).login().body(login_body(&email, old)).send().await;
+        expect_error(refused, UNAUTHORIZED, ErrorCode::Auth001);
+        let fresh = sdk_login(&app, &email, new).await;
+        me_ok(&app, &fresh.access_token).await;
     }
 
     async fn last_login_at_is_set_by_login_and_token(backend: Backend) {
         let app = TestApp::spawn(backend).await;
+        let anon = anonymous(&app);
         let email = unique_email();
-        assert_eq!(
-            app.register(&email, STRONG_PASSWORD).await.status(),
-            StatusCode::CREATED
-        );
+        let registered = anon.register().body(register_body(&email, STRONG_PASSWORD)).send().await;
+        expect_ok(registered, StatusCode::CREATED);
         assert_eq!(
             app.stored_last_login_at(&email).await,
             None,
@@ -276,87 +207,73 @@ both_backends! {
         );
 
         let before = chrono::Utc::now() - chrono::Duration::seconds(1);
-        let tokens = app.login(&email, STRONG_PASSWORD).await;
+        let tokens = sdk_login(&app, &email, STRONG_PASSWORD).await;
         let first = app
             .stored_last_login_at(&email)
             .await
             .expect("set by login");
         assert!(first >= before, "{first} >= {before}");
 
-        let resp = app
-            .token(&[
-                ("grant_type", "password"),
-                ("username", &email),
-                ("password", STRONG_PASSWORD),
-            ])
-            .await;
-        Tokens::from_response(resp).await;
+        let grant = password_grant("password", &email, STRONG_PASSWORD);
+        expect_tokens(anon.issue_token().body(grant).send().await);
         let second = app
             .stored_last_login_at(&email)
             .await
             .expect("set by the token call");
         assert!(second >= first, "{second} >= {first}");
 
-        let me: Value = app.me(&tokens.access).await.json().await.unwrap();
-        let shown =
-            chrono::DateTime::parse_from_rfc3339(me["last_login_at"].as_str().unwrap()).unwrap();
-        assert_eq!(shown, second, "/me shows the stored value");
+        let me = me_ok(&app, &tokens.access_token).await;
+        assert_eq!(me.last_login_at, Some(second), "/me shows the stored value");
     }
 
     async fn oauth2_password_grant(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (email, password, _) = app.register_and_login().await;
+        let (email, _) = sdk_user(&app).await;
+        let password = STRONG_PASSWORD;
 
         // Extra fields (scope, client_id) are ignored; the username is case-insensitive.
+        // Raw: `client_id` is not a field of the SDK's TokenRequest.
         let upper = email.to_uppercase();
         let resp = app
             .token(&[
                 ("grant_type", "password"),
                 ("username", &upper),
-                ("password", &password),
+                ("password", password),
                 ("scope", "todos"),
                 ("client_id", "swagger"),
             ])
             .await;
         let tokens = Tokens::from_response(resp).await;
-        assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
+        assert_eq!(tokens.body["expires_in"], 3600, "the lifetime a login gets");
+        me_ok(&app, &tokens.access).await;
 
-        let resp = app
-            .token(&[
-                ("grant_type", "password"),
-                ("username", &email),
-                ("password", "Wrong#Pass1"),
-            ])
-            .await;
-        assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_001").await;
+        let anon = anonymous(&app);
+        let wrong = password_grant("password", &email, "Wrong#Pass1");
+        let resp = anon.issue_token().body(wrong).send().await;
+        expect_error(resp, UNAUTHORIZED, ErrorCode::Auth001);
         // A malformed username is just bad credentials here.
-        let resp = app
-            .token(&[
-                ("grant_type", "password"),
-                ("username", "nobody"),
-                ("password", &password),
-            ])
-            .await;
-        assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_001").await;
+        let nobody = password_grant("password", "nobody", password);
+        let resp = anon.issue_token().body(nobody).send().await;
+        expect_error(resp, UNAUTHORIZED, ErrorCode::Auth001);
     }
 
     async fn emails_are_case_insensitive(backend: Backend) {
         let app = TestApp::spawn(backend).await;
+        let anon = anonymous(&app);
         let email = unique_email();
-        assert_eq!(
-            app.register(&email, STRONG_PASSWORD).await.status(),
-            StatusCode::CREATED
-        );
-        let resp = app
-            .register(&format!("  {}  ", email.to_uppercase()), STRONG_PASSWORD)
-            .await;
-        assert_field_error(resp, StatusCode::CONFLICT, "VALIDATION_003", "email").await;
-        let tokens = app.login(&email.to_uppercase(), STRONG_PASSWORD).await;
-        let me: Value = app.me(&tokens.access).await.json().await.unwrap();
-        assert_eq!(me["email"], email.as_str());
+        let registered = anon.register().body(register_body(&email, STRONG_PASSWORD)).send().await;
+        expect_ok(registered, StatusCode::CREATED);
+        let padded = format!("  {}  ", email.to_uppercase());
+        let again = anon.register().body(register_body(&padded, STRONG_PASSWORD)).send().await;
+        expect_field_error(again, StatusCode::CONFLICT, ErrorCode::Validation003, "email");
+        let tokens = sdk_login(&app, &email.to_uppercase(), STRONG_PASSWORD).await;
+        let me = me_ok(&app, &tokens.access_token).await;
+        assert_eq!(me.email.as_str(), email);
         assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
     }
 
+    /// Raw throughout: the test searches the whole text of each body, which the SDK's
+    /// typed values would cut down to the fields they know (a leaked field would vanish).
     async fn passwords_and_hashes_never_leak(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let email = unique_email();
@@ -401,6 +318,7 @@ both_backends! {
         let app = TestApp::spawn(backend).await;
         let email = unique_email();
         let planted = uuid::Uuid::new_v4().to_string();
+        // Raw: fields RegisterRequest does not have.
         let resp = app
             .post_json(
                 "/api/v1/auth/register",
@@ -418,14 +336,14 @@ both_backends! {
         assert!(user["name"].is_null(), "name is optional: {user}");
         assert_ne!(app.stored_password_hash(&email).await, "$argon2id$planted");
         // is_active was not taken from the body: the account logs in.
-        app.login(&email, STRONG_PASSWORD).await;
+        sdk_login(&app, &email, STRONG_PASSWORD).await;
     }
 
     async fn forged_token_with_the_right_secret_is_accepted(backend: Backend) {
         // Control for the forgery tests below: the harness signs exactly like the server.
         let app = TestApp::spawn(backend).await;
-        let (email, _, tokens) = app.register_and_login().await;
-        let c = claims(&tokens.access);
+        let (email, tokens) = sdk_user(&app).await;
+        let c = claims(&tokens.access_token);
         let forged = sign_valid(&make_claims(
             c["sub"].as_str().unwrap(),
             &email,
@@ -433,43 +351,33 @@ both_backends! {
             "access",
             600,
         ));
-        assert_eq!(app.me(&forged).await.status(), StatusCode::OK);
+        me_ok(&app, &forged).await;
     }
 
     async fn auth_002_expired_access_token(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (email, _, tokens) = app.register_and_login().await;
-        let c = claims(&tokens.access);
+        let (email, tokens) = sdk_user(&app).await;
+        let c = claims(&tokens.access_token);
         let (sub, sid) = (c["sub"].as_str().unwrap(), c["sid"].as_str().unwrap());
         let expired = sign_valid(&make_claims(sub, &email, sid, "access", -3600));
-        assert_error(app.me(&expired).await, StatusCode::UNAUTHORIZED, "AUTH_002").await;
-        assert_error(
-            app.logout(&expired, None).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_002",
-        )
-        .await;
+        me_refused(&app, &expired, ErrorCode::Auth002).await;
+        let logout = bearer(&app, &expired).logout().send().await;
+        expect_error(logout, UNAUTHORIZED, ErrorCode::Auth002);
         // An expired token of the wrong type is a type error first.
         let expired_refresh = sign_valid(&make_claims(sub, &email, sid, "refresh", -3600));
-        assert_error(
-            app.me(&expired_refresh).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_005",
-        )
-        .await;
+        me_refused(&app, &expired_refresh, ErrorCode::Auth005).await;
         // The session itself was not touched.
-        assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
+        me_ok(&app, &tokens.access_token).await;
     }
 
     async fn auth_003_expired_refresh_token(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (email, _, tokens) = app.register_and_login().await;
-        let c = claims(&tokens.refresh);
+        let (email, tokens) = sdk_user(&app).await;
+        let c = claims(&tokens.refresh_token);
         let mut expired = c.clone();
         expired["exp"] = json!(chrono::Utc::now().timestamp() - 60);
         expired["iat"] = json!(chrono::Utc::now().timestamp() - 7 * 24 * 3600);
-        let resp = app.refresh(&sign_valid(&expired)).await;
-        assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_003").await;
+        refresh_refused(&app, &sign_valid(&expired), ErrorCode::Auth003).await;
         let old = make_claims(
             c["sub"].as_str().unwrap(),
             &email,
@@ -477,20 +385,15 @@ both_backends! {
             "refresh",
             -3600,
         );
-        assert_error(
-            app.refresh(&sign_valid(&old)).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_003",
-        )
-        .await;
+        refresh_refused(&app, &sign_valid(&old), ErrorCode::Auth003).await;
         // The real refresh token still rotates.
-        Tokens::from_response(app.refresh(&tokens.refresh).await).await;
+        sdk_refresh(&app, &tokens.refresh_token).await;
     }
 
     async fn auth_005_and_006_forged_and_malformed_tokens(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (email, _, tokens) = app.register_and_login().await;
-        let c = claims(&tokens.access);
+        let (email, tokens) = sdk_user(&app).await;
+        let c = claims(&tokens.access_token);
         let (sub, sid) = (c["sub"].as_str().unwrap(), c["sid"].as_str().unwrap());
         let access_claims = make_claims(sub, &email, sid, "access", 600);
         let secret = TEST_JWT_SECRET.as_bytes();
@@ -521,28 +424,29 @@ both_backends! {
             )
         };
 
-        let cases: Vec<(&str, String, &str)> = vec![
-            ("alg none", alg_none.clone(), "AUTH_005"),
+        let (auth_005, auth_006) = (ErrorCode::Auth005, ErrorCode::Auth006);
+        let cases: Vec<(&str, String, ErrorCode)> = vec![
+            ("alg none", alg_none.clone(), auth_005),
             (
                 "alg none with a signature",
                 format!("{alg_none}c2ln"),
-                "AUTH_005",
+                auth_005,
             ),
-            ("RS256 header", rs256, "AUTH_005"),
-            ("HS512", hs512, "AUTH_005"),
-            ("HS384", hs384, "AUTH_005"),
+            ("RS256 header", rs256, auth_005),
+            ("HS512", hs512, auth_005),
+            ("HS384", hs384, auth_005),
             (
                 "refresh token as access token",
-                tokens.refresh.clone(),
-                "AUTH_005",
+                tokens.refresh_token.clone(),
+                auth_005,
             ),
-            ("garbage", "garbage".into(), "AUTH_005"),
-            ("three garbage parts", "a.b.c".into(), "AUTH_005"),
-            ("wrong secret", wrong_secret.clone(), "AUTH_006"),
-            ("tampered payload", tampered, "AUTH_006"),
+            ("garbage", "garbage".into(), auth_005),
+            ("three garbage parts", "a.b.c".into(), auth_005),
+            ("wrong secret", wrong_secret.clone(), auth_006),
+            ("tampered payload", tampered, auth_006),
         ];
         for (what, token, code) in &cases {
-            let body = assert_error(app.me(token).await, StatusCode::UNAUTHORIZED, code).await;
+            let body = as_json(&me_refused(&app, token, *code).await);
             assert!(
                 !body.to_string().contains(token.as_str()),
                 "{what}: the token is echoed: {body}"
@@ -551,23 +455,22 @@ both_backends! {
 
         // Refresh endpoint: an access token, garbage, a wrong signature, a foreign algorithm.
         let refresh_claims = make_claims(sub, &email, sid, "refresh", 600);
-        let refresh_cases: Vec<(&str, String, &str)> = vec![
+        let refresh_cases: Vec<(&str, String, ErrorCode)> = vec![
             (
                 "access token as refresh token",
-                tokens.access.clone(),
-                "AUTH_005",
+                tokens.access_token.clone(),
+                auth_005,
             ),
-            ("garbage", "garbage".into(), "AUTH_005"),
-            ("empty", String::new(), "AUTH_005"),
+            ("garbage", "garbage".into(), auth_005),
             (
                 "HS512",
                 sign(&refresh_claims, jsonwebtoken::Algorithm::HS512, secret),
-                "AUTH_005",
+                auth_005,
             ),
             (
                 "alg none",
                 hand_built_token(&json!({"alg": "none"}), &refresh_claims, ""),
-                "AUTH_005",
+                auth_005,
             ),
             (
                 "wrong secret",
@@ -576,29 +479,23 @@ both_backends! {
                     jsonwebtoken::Algorithm::HS256,
                     b"another-secret-another-secret-another",
                 ),
-                "AUTH_006",
+                auth_006,
             ),
         ];
         for (what, token, code) in &refresh_cases {
-            let body = assert_error(app.refresh(token).await, StatusCode::UNAUTHORIZED, code).await;
-            assert!(
-                token.is_empty() || !body.to_string().contains(token.as_str()),
-                "{what}: {body}"
-            );
+            let body = as_json(&refresh_refused(&app, token, *code).await);
+            assert!(!body.to_string().contains(token.as_str()), "{what}: {body}");
         }
+        // Raw: an empty refresh token (RefreshRequest requires at least one character).
+        assert_error(app.refresh("").await, UNAUTHORIZED, "AUTH_005").await;
 
         // Missing, empty and non-bearer Authorization headers.
+        let me = anonymous(&app).get_me().send().await;
+        expect_error(me, UNAUTHORIZED, auth_005);
+        me_refused(&app, "", auth_005).await;
+        // Raw: Authorization headers other than `Bearer <token>`, which is all the SDK's
+        // authenticated client sends.
         let me = app.auth_url("/me");
-        let resp = app.client.get(&me).send().await.unwrap();
-        assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_005").await;
-        let resp = app
-            .client
-            .get(&me)
-            .header("Authorization", "Bearer ")
-            .send()
-            .await
-            .unwrap();
-        assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_005").await;
         let resp = app
             .client
             .get(&me)
@@ -606,7 +503,7 @@ both_backends! {
             .send()
             .await
             .unwrap();
-        assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_005").await;
+        assert_error(resp, UNAUTHORIZED, "AUTH_005").await;
         let resp = app
             .client
             .get(&me)
@@ -614,74 +511,41 @@ both_backends! {
             .send()
             .await
             .unwrap();
-        assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_005").await;
+        assert_error(resp, UNAUTHORIZED, "AUTH_005").await;
         // Bearer-protected writes check the token too.
-        let resp = app
-            .change_password(&wrong_secret, STRONG_PASSWORD, "Other#Pass123")
-            .await;
-        assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_006").await;
-        let resp = app
-            .client
-            .post(app.auth_url("/logout"))
-            .send()
-            .await
-            .unwrap();
-        assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_005").await;
+        let change = change_password_body(STRONG_PASSWORD, "Other#Pass123");
+        let resp = bearer(&app, &wrong_secret).change_password().body(change).send().await;
+        expect_error(resp, UNAUTHORIZED, auth_006);
+        expect_error(anonymous(&app).logout().send().await, UNAUTHORIZED, auth_005);
 
         // None of this harmed the real session.
-        assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
+        me_ok(&app, &tokens.access_token).await;
     }
 
     async fn auth_007_deleted_user(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (_, _, tokens) = app.register_and_login().await;
-        let id = uuid::Uuid::parse_str(claims(&tokens.access)["sub"].as_str().unwrap()).unwrap();
+        let (_, tokens) = sdk_user(&app).await;
+        let sub = claims(&tokens.access_token)["sub"].as_str().unwrap().to_owned();
+        let id = uuid::Uuid::parse_str(&sub).unwrap();
         assert_eq!(app.delete_user(id).await, 1);
-        assert_error(
-            app.me(&tokens.access).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_007",
-        )
-        .await;
-        assert_error(
-            app.refresh(&tokens.refresh).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_007",
-        )
-        .await;
-        assert_error(
-            app.logout(&tokens.access, None).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_007",
-        )
-        .await;
+        me_refused(&app, &tokens.access_token, ErrorCode::Auth007).await;
+        refresh_refused(&app, &tokens.refresh_token, ErrorCode::Auth007).await;
+        let logout = bearer(&app, &tokens.access_token).logout().send().await;
+        expect_error(logout, UNAUTHORIZED, ErrorCode::Auth007);
         // Sessions went with the user (ON DELETE CASCADE).
         assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
     }
 
     async fn auth_007_disabled_user(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (email, password, tokens) = app.register_and_login().await;
-        let id = uuid::Uuid::parse_str(claims(&tokens.access)["sub"].as_str().unwrap()).unwrap();
+        let (email, tokens) = sdk_user(&app).await;
+        let sub = claims(&tokens.access_token)["sub"].as_str().unwrap().to_owned();
+        let id = uuid::Uuid::parse_str(&sub).unwrap();
         assert_eq!(app.deactivate_user(id).await, 1);
-        assert_error(
-            app.me(&tokens.access).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_007",
-        )
-        .await;
-        assert_error(
-            app.refresh(&tokens.refresh).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_007",
-        )
-        .await;
+        me_refused(&app, &tokens.access_token, ErrorCode::Auth007).await;
+        refresh_refused(&app, &tokens.refresh_token, ErrorCode::Auth007).await;
         // A disabled account cannot log in, with the same answer as a wrong password.
-        assert_error(
-            app.login_raw(&email, &password).await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_001",
-        )
-        .await;
+        let login = anonymous(&app).login().body(login_body(&email, STRONG_PASSWORD)).send().await;
+        expect_error(login, UNAUTHORIZED, ErrorCode::Auth001);
     }
 }

@@ -1,12 +1,28 @@
 //! The error catalog as the auth operations and the HTTP layer reach it: every code
 //! with its status, `details.field`, the shared body shape and `X-Request-ID`.
+//!
+//! Requests the generated SDK (`client_sdk`) can express go through it; the raw ones
+//! left send what it cannot (values its types refuse, missing or mistyped fields,
+//! malformed bodies, other content types and methods, routes outside the spec).
 
 use std::time::Duration;
 
+use client_sdk::types::ErrorCode;
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
+use crate::sdk_helpers::*;
+
+const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
+
+/// Asserts that the whole typed error body does not contain `secret`.
+#[track_caller]
+fn assert_not_echoed(body: &client_sdk::types::ErrorBody, secret: &str) {
+    let text = as_json(body).to_string();
+    assert!(!text.contains(secret), "{secret:?} is echoed: {text}");
+}
 
 /// Largest body the service reads (1 MiB).
 const MAX_BODY: usize = 1 << 20;
@@ -14,55 +30,41 @@ const MAX_BODY: usize = 1 << 20;
 both_backends! {
     async fn validation_001_malformed_email(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let too_long = format!("{}@example.com", "a".repeat(243));
-        assert_eq!(too_long.len(), 255);
+        let anon = anonymous(&app);
         for email in [
             "not-an-email",
             "a@b",
             "@example.com",
             "a b@example.com",
             "a@example..com",
-            too_long.as_str(),
         ] {
-            let resp = app.register(email, STRONG_PASSWORD).await;
-            assert_field_error(
-                resp,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "VALIDATION_001",
-                "email",
-            )
-            .await;
+            let resp = anon.register().body(register_body(email, STRONG_PASSWORD)).send().await;
+            expect_field_error(resp, UNPROCESSABLE, ErrorCode::Validation001, "email");
         }
-        let resp = app.login_raw("not-an-email", STRONG_PASSWORD).await;
-        assert_field_error(
-            resp,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_001",
-            "email",
-        )
-        .await;
+        // Raw: 255 characters, over the 254 the SDK's RegisterRequest accepts.
+        let too_long = format!("{}@example.com", "a".repeat(243));
+        assert_eq!(too_long.len(), 255);
+        let resp = app.register(&too_long, STRONG_PASSWORD).await;
+        assert_field_error(resp, UNPROCESSABLE, "VALIDATION_001", "email").await;
+        let resp = anon.login().body(login_body("not-an-email", STRONG_PASSWORD)).send().await;
+        expect_field_error(resp, UNPROCESSABLE, ErrorCode::Validation001, "email");
         assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
     }
 
     async fn validation_002_weak_passwords(backend: Backend) {
         let app = TestApp::spawn(backend).await;
+        let anon = anonymous(&app);
+        for password in ["alllower#1", "ALLUPPER#1", "NoDigits#x", "NoSpecial1a"] {
+            let body = register_body(&unique_email(), password);
+            let resp = anon.register().body(body).send().await;
+            let err = expect_field_error(resp, UNPROCESSABLE, ErrorCode::Validation002, "password");
+            assert_not_echoed(&err, password);
+        }
+        // Raw: lengths outside the 8 to 128 characters the SDK's RegisterRequest accepts.
         let too_long = "Aa1#".repeat(33);
-        for password in [
-            "Sh#1a",
-            "alllower#1",
-            "ALLUPPER#1",
-            "NoDigits#x",
-            "NoSpecial1a",
-            too_long.as_str(),
-        ] {
+        for password in ["Sh#1a", too_long.as_str()] {
             let resp = app.register(&unique_email(), password).await;
-            let body = assert_field_error(
-                resp,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "VALIDATION_002",
-                "password",
-            )
-            .await;
+            let body = assert_field_error(resp, UNPROCESSABLE, "VALIDATION_002", "password").await;
             assert!(
                 !body.to_string().contains(password),
                 "the password is echoed: {body}"
@@ -71,43 +73,31 @@ both_backends! {
         assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
         // 128 characters is still allowed.
         let longest = format!("{}Aa1#", "x".repeat(124));
-        assert_eq!(
-            app.register(&unique_email(), &longest).await.status(),
-            StatusCode::CREATED
-        );
+        let resp = anon.register().body(register_body(&unique_email(), &longest)).send().await;
+        expect_ok(resp, StatusCode::CREATED);
 
         // Change-password applies the same policy to the new password.
-        let (_, password, tokens) = app.register_and_login().await;
-        let resp = app
-            .change_password(&tokens.access, &password, "weakpass")
-            .await;
-        assert_field_error(
-            resp,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_002",
-            "new_password",
-        )
-        .await;
-        assert_eq!(
-            app.me(&tokens.access).await.status(),
-            StatusCode::OK,
-            "nothing was revoked"
-        );
+        let (_, tokens) = sdk_user(&app).await;
+        let weak = change_password_body(STRONG_PASSWORD, "weakpass");
+        let resp = bearer(&app, &tokens.access_token).change_password().body(weak).send().await;
+        expect_field_error(resp, UNPROCESSABLE, ErrorCode::Validation002, "new_password");
+        // Nothing was revoked.
+        me_ok(&app, &tokens.access_token).await;
     }
 
     async fn validation_003_email_already_registered(backend: Backend) {
         let app = TestApp::spawn(backend).await;
+        let anon = anonymous(&app);
         let email = unique_email();
-        assert_eq!(
-            app.register(&email, STRONG_PASSWORD).await.status(),
-            StatusCode::CREATED
-        );
-        let resp = app.register(&email, "Another#Pass1").await;
-        let body = assert_field_error(resp, StatusCode::CONFLICT, "VALIDATION_003", "email").await;
-        assert!(!body.to_string().contains("Another#Pass1"));
+        let resp = anon.register().body(register_body(&email, STRONG_PASSWORD)).send().await;
+        expect_ok(resp, StatusCode::CREATED);
+        let resp = anon.register().body(register_body(&email, "Another#Pass1")).send().await;
+        let code = ErrorCode::Validation003;
+        let body = expect_field_error(resp, StatusCode::CONFLICT, code, "email");
+        assert_not_echoed(&body, "Another#Pass1");
         assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
         // The first password still holds.
-        app.login(&email, STRONG_PASSWORD).await;
+        sdk_login(&app, &email, STRONG_PASSWORD).await;
     }
 
     async fn validation_004_missing_or_mistyped_fields(backend: Backend) {
@@ -160,6 +150,7 @@ both_backends! {
                 "refresh_token",
             ),
         ];
+        // Raw throughout: missing, mistyped and malformed fields the SDK's types cannot hold.
         for (path, body, field) in &cases {
             let resp = app.post_json(path, body).await;
             let err = assert_field_error(
@@ -195,11 +186,12 @@ both_backends! {
         }
 
         // Bearer operations parse their bodies the same way.
-        let (_, password, tokens) = app.register_and_login().await;
+        let (_, tokens) = sdk_user(&app).await;
+        let password = STRONG_PASSWORD;
         let resp = app
             .client
             .post(app.auth_url("/change-password"))
-            .bearer_auth(&tokens.access)
+            .bearer_auth(&tokens.access_token)
             .json(&json!({"current_password": password}))
             .send()
             .await
@@ -224,7 +216,7 @@ both_backends! {
         )
         .await;
         let resp = app
-            .token(&[("username", &email), ("password", &password)])
+            .token(&[("username", &email), ("password", password)])
             .await;
         assert_field_error(
             resp,
@@ -268,6 +260,7 @@ both_backends! {
 
     async fn validation_005_name_too_long(backend: Backend) {
         let app = TestApp::spawn(backend).await;
+        // Raw: 101 characters, over the 100 the SDK's RegisterRequest accepts.
         let resp = app
             .post_json(
                 "/api/v1/auth/register",
@@ -283,144 +276,93 @@ both_backends! {
         .await;
         assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
         // 100 characters (200 bytes) is fine: lengths count characters.
-        let resp = app
-            .post_json(
-                "/api/v1/auth/register",
-                &json!({"email": unique_email(), "password": STRONG_PASSWORD, "name": "é".repeat(100)}),
-            )
-            .await;
-        assert_eq!(resp.status(), StatusCode::CREATED);
-        let user: Value = resp.json().await.unwrap();
-        assert_eq!(user["name"].as_str().map(|n| n.chars().count()), Some(100));
+        let name = Some("é".repeat(100).parse().unwrap());
+        let body = register_body(&unique_email(), STRONG_PASSWORD).name(name);
+        let resp = anonymous(&app).register().body(body).send().await;
+        let user = expect_ok(resp, StatusCode::CREATED).into_inner();
+        assert_eq!(user.name.map(|n| n.chars().count()), Some(100));
     }
 
     async fn validation_006_unsupported_grant_type(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (email, password, _) = app.register_and_login().await;
-        let resp = app
-            .token(&[
-                ("grant_type", "client_credentials"),
-                ("username", &email),
-                ("password", &password),
-            ])
-            .await;
-        assert_field_error(
-            resp,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_006",
-            "grant_type",
-        )
-        .await;
+        let (email, _) = sdk_user(&app).await;
+        let grant = password_grant("client_credentials", &email, STRONG_PASSWORD);
+        let resp = anonymous(&app).issue_token().body(grant).send().await;
+        expect_field_error(resp, UNPROCESSABLE, ErrorCode::Validation006, "grant_type");
     }
 
     async fn validation_007_current_password_incorrect(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (email, password, tokens) = app.register_and_login().await;
+        let (email, tokens) = sdk_user(&app).await;
         let hash = app.stored_password_hash(&email).await;
-        let resp = app
-            .change_password(&tokens.access, "Not#ThePassword1", "Brand-New#Pass42")
-            .await;
-        let body = assert_field_error(
-            resp,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_007",
-            "current_password",
-        )
-        .await;
-        assert!(
-            !body.to_string().contains("Not#ThePassword1")
-                && !body.to_string().contains("Brand-New#Pass42")
-        );
+        let change = change_password_body("Not#ThePassword1", "Brand-New#Pass42");
+        let resp = bearer(&app, &tokens.access_token).change_password().body(change).send().await;
+        let code = ErrorCode::Validation007;
+        let body = expect_field_error(resp, UNPROCESSABLE, code, "current_password");
+        assert_not_echoed(&body, "Not#ThePassword1");
+        assert_not_echoed(&body, "Brand-New#Pass42");
         // Nothing changed: same hash, same password, session alive.
         assert_eq!(app.stored_password_hash(&email).await, hash);
-        assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
-        app.login(&email, &password).await;
+        me_ok(&app, &tokens.access_token).await;
+        sdk_login(&app, &email, STRONG_PASSWORD).await;
     }
 
     async fn validation_008_new_password_equals_current(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (email, password, tokens) = app.register_and_login().await;
+        let (email, tokens) = sdk_user(&app).await;
         let hash = app.stored_password_hash(&email).await;
-        let resp = app
-            .change_password(&tokens.access, &password, &password)
-            .await;
-        assert_field_error(
-            resp,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_008",
-            "new_password",
-        )
-        .await;
+        let same = change_password_body(STRONG_PASSWORD, STRONG_PASSWORD);
+        let resp = bearer(&app, &tokens.access_token).change_password().body(same).send().await;
+        expect_field_error(resp, UNPROCESSABLE, ErrorCode::Validation008, "new_password");
         assert_eq!(app.stored_password_hash(&email).await, hash);
-        assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
+        me_ok(&app, &tokens.access_token).await;
     }
 
     async fn auth_001_same_answer_for_unknown_email_and_wrong_password(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (email, _, _) = app.register_and_login().await;
-        let wrong = assert_error(
-            app.login_raw(&email, "Wrong#Password1").await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_001",
-        )
-        .await;
-        let unknown = assert_error(
-            app.login_raw(&unique_email(), "Wrong#Password1").await,
-            StatusCode::UNAUTHORIZED,
-            "AUTH_001",
-        )
-        .await;
+        let anon = anonymous(&app);
+        let (email, _) = sdk_user(&app).await;
+        let (unauthorized, auth_001) = (StatusCode::UNAUTHORIZED, ErrorCode::Auth001);
+        let resp = anon.login().body(login_body(&email, "Wrong#Password1")).send().await;
+        let wrong = expect_error(resp, unauthorized, auth_001);
+        let resp = anon.login().body(login_body(&unique_email(), "Wrong#Password1")).send().await;
+        let unknown = expect_error(resp, unauthorized, auth_001);
         assert_eq!(
-            wrong["message"], unknown["message"],
+            wrong.message, unknown.message,
             "no hint whether the email exists"
         );
-        assert_eq!(wrong["details"], unknown["details"]);
+        assert_eq!(as_json(&wrong.details), as_json(&unknown.details));
         for body in [&wrong, &unknown] {
-            assert!(!body.to_string().contains("Wrong#Password1"), "{body}");
-            assert!(
-                !body.to_string().to_lowercase().contains("not found"),
-                "{body}"
-            );
+            assert_not_echoed(body, "Wrong#Password1");
+            let text = as_json(body).to_string();
+            assert!(!text.to_lowercase().contains("not found"), "{text}");
         }
     }
 
     async fn rate_limit_001_after_five_auth_requests(backend: Backend) {
         let app = TestApp::spawn_with(backend, &[("AUTH_RATE_LIMIT_PER_MINUTE", "5")]).await;
+        let anon = anonymous(&app);
         let email = unique_email();
         // Five credential requests of any kind (and outcome) share the client's bucket.
-        assert_eq!(
-            app.register(&email, STRONG_PASSWORD).await.status(),
-            StatusCode::CREATED
-        );
-        let tokens = app.login(&email, STRONG_PASSWORD).await;
-        assert_eq!(
-            app.login_raw(&email, "Wrong#Password1").await.status(),
-            StatusCode::UNAUTHORIZED
-        );
-        let resp = app
-            .token(&[
-                ("grant_type", "password"),
-                ("username", &email),
-                ("password", STRONG_PASSWORD),
-            ])
-            .await;
-        assert_eq!(resp.status(), StatusCode::OK);
-        let rotated = Tokens::from_response(app.refresh(&tokens.refresh).await).await;
+        let resp = anon.register().body(register_body(&email, STRONG_PASSWORD)).send().await;
+        expect_ok(resp, StatusCode::CREATED);
+        let tokens = sdk_login(&app, &email, STRONG_PASSWORD).await;
+        let resp = anon.login().body(login_body(&email, "Wrong#Password1")).send().await;
+        expect_error(resp, StatusCode::UNAUTHORIZED, ErrorCode::Auth001);
+        let grant = password_grant("password", &email, STRONG_PASSWORD);
+        expect_tokens(anon.issue_token().body(grant).send().await);
+        let rotated = sdk_refresh(&app, &tokens.refresh_token).await;
 
-        for resp in [
-            app.login_raw(&email, STRONG_PASSWORD).await,
-            app.register(&unique_email(), STRONG_PASSWORD).await,
-        ] {
-            let retry_after: u64 = resp
-                .headers()
-                .get("retry-after")
-                .expect("a Retry-After header")
-                .to_str()
-                .unwrap()
+        let (limited, code) = (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimit001);
+        let login = anon.login().body(login_body(&email, STRONG_PASSWORD)).send().await;
+        let login = expect_error_response(login, limited, code);
+        let register = anon.register().body(register_body(&unique_email(), STRONG_PASSWORD));
+        let register = expect_error_response(register.send().await, limited, code);
+        for resp in [login, register] {
+            let retry_after: u64 = header(&resp, "retry-after")
                 .parse()
                 .expect("Retry-After in whole seconds");
             assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
-            assert_error(resp, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_001").await;
         }
         assert_eq!(
             app.count("SELECT COUNT(*) FROM users").await,
@@ -429,22 +371,14 @@ both_backends! {
         );
 
         // Other routes are not limited.
-        assert_eq!(app.me(&rotated.access).await.status(), StatusCode::OK);
-        assert_eq!(
-            app.client
-                .get(app.url("/health/live"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            StatusCode::OK
-        );
-        assert_eq!(
-            app.logout(&rotated.access, None).await.status(),
-            StatusCode::OK
-        );
+        me_ok(&app, &rotated.access_token).await;
+        let live = anon.get_liveness().send().await.expect("alive");
+        assert_eq!(live.status(), StatusCode::OK);
+        let logout = bearer(&app, &rotated.access_token).logout().send().await;
+        expect_ok(logout, StatusCode::OK);
     }
 
+    /// Raw: routes outside the spec have no SDK operation.
     async fn resource_003_unknown_route(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         for path in [
@@ -461,6 +395,7 @@ both_backends! {
         assert_error(resp, StatusCode::NOT_FOUND, "RESOURCE_003").await;
     }
 
+    /// Raw: oversized bodies, framed by hand (the SDK's typed bodies stay small).
     async fn request_001_body_too_large(backend: Backend) {
         let app = TestApp::spawn(backend).await;
 
@@ -497,6 +432,7 @@ both_backends! {
         assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
     }
 
+    /// Raw: padding in a field RegisterRequest does not have, and chunked framing.
     async fn request_001_limit_is_inclusive(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         // Exactly 1 MiB is read and processed (padding in an ignored field).
@@ -534,6 +470,7 @@ both_backends! {
         assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 2);
     }
 
+    /// Raw: content types the SDK does not send.
     async fn request_002_unsupported_content_type(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let json_text = json!({"email": unique_email(), "password": STRONG_PASSWORD}).to_string();
@@ -574,6 +511,7 @@ both_backends! {
         assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
     }
 
+    /// Raw: methods the spec does not declare for these paths.
     async fn request_003_method_not_allowed(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let cases = [
@@ -609,7 +547,8 @@ both_backends! {
         }
     }
 
-    /// The spec, docs and metrics endpoints take GET (and HEAD) only.
+    /// The spec, docs and metrics endpoints take GET (and HEAD) only. Raw: these
+    /// endpoints are not operations of the spec.
     async fn request_003_operations_endpoints_are_get_only(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         for path in [
@@ -646,37 +585,26 @@ both_backends! {
 
     async fn request_id_is_echoed_or_replaced(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let header = |resp: &reqwest::Response| {
-            resp.headers()
-                .get("x-request-id")
-                .expect("X-Request-ID")
-                .to_str()
-                .unwrap()
-                .to_owned()
+        // An SDK client whose requests all carry `X-Request-ID: id`.
+        let with_id = |id: &str| {
+            let mut headers = HeaderMap::new();
+            let value = HeaderValue::from_bytes(id.as_bytes()).expect("a header value");
+            headers.insert("x-request-id", value);
+            with_headers(&app, headers)
         };
+        let unauthenticated = (StatusCode::UNAUTHORIZED, ErrorCode::Auth005);
 
         // Well formed: echoed on success and in error bodies.
         let max = "a".repeat(128);
         for id in ["abc-123_XYZ.9", "7", max.as_str()] {
-            let resp = app
-                .client
-                .get(app.url("/health/live"))
-                .header("x-request-id", id)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), StatusCode::OK);
-            assert_eq!(header(&resp), id);
-            let resp = app
-                .client
-                .get(app.auth_url("/me"))
-                .header("x-request-id", id)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(header(&resp), id);
-            let body = assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_005").await;
-            assert_eq!(body["request_id"], id);
+            let client = with_id(id);
+            let live = client.get_liveness().send().await.expect("alive");
+            assert_eq!(live.status(), StatusCode::OK);
+            assert_eq!(header(&live, "x-request-id"), id);
+            let me = client.get_me().send().await;
+            let resp = expect_error_response(me, unauthenticated.0, unauthenticated.1);
+            assert_eq!(header(&resp, "x-request-id"), id);
+            assert_eq!(resp.request_id, id);
         }
 
         // Malformed: replaced by a fresh UUID.
@@ -690,38 +618,18 @@ both_backends! {
             "slash/id",
             "é",
         ] {
-            let resp = app
-                .client
-                .get(app.auth_url("/me"))
-                .header(
-                    "x-request-id",
-                    reqwest::header::HeaderValue::from_bytes(id.as_bytes()).unwrap(),
-                )
-                .send()
-                .await
-                .unwrap();
-            let got = header(&resp);
+            let me = with_id(id).get_me().send().await;
+            let resp = expect_error_response(me, unauthenticated.0, unauthenticated.1);
+            let got = header(&resp, "x-request-id");
             assert_ne!(got, id);
             uuid::Uuid::parse_str(&got).unwrap_or_else(|e| panic!("{got:?} replaces {id:?}: {e}"));
-            let body = assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_005").await;
-            assert_eq!(body["request_id"], got.as_str());
+            assert_eq!(resp.request_id, got);
         }
 
         // Absent: a new UUID per request.
-        let a = header(
-            &app.client
-                .get(app.url("/health/live"))
-                .send()
-                .await
-                .unwrap(),
-        );
-        let b = header(
-            &app.client
-                .get(app.url("/health/live"))
-                .send()
-                .await
-                .unwrap(),
-        );
+        let anon = anonymous(&app);
+        let a = header(&anon.get_liveness().send().await.expect("alive"), "x-request-id");
+        let b = header(&anon.get_liveness().send().await.expect("alive"), "x-request-id");
         uuid::Uuid::parse_str(&a).unwrap();
         uuid::Uuid::parse_str(&b).unwrap();
         assert_ne!(a, b);

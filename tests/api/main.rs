@@ -16,5 +16,6 @@ mod operations;
 mod properties;
 mod scaleout;
 mod sdk;
+mod sdk_helpers;
 mod tags;
 mod todos;

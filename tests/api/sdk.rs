@@ -6,106 +6,12 @@
 //! bodies (`error_code`) and the `Location`/`ETag` headers.
 
 use client_sdk::types::{self, ErrorCode};
-use client_sdk::{authenticated_client, Client, Error, ResponseValue};
+use client_sdk::Error;
 use reqwest::StatusCode;
 use uuid::Uuid;
 
 use crate::helpers::*;
-
-type SdkResult<T> = Result<ResponseValue<T>, Error<types::ErrorBody>>;
-
-/// A client without credentials (and without a proxy).
-fn anonymous(app: &TestApp) -> Client {
-    Client::new_with_client(&app.base_url, http_client())
-}
-
-/// A client that sends `Authorization: Bearer <access>`.
-fn bearer(app: &TestApp, access: &str) -> Client {
-    authenticated_client(&app.base_url, access).expect("an authenticated client")
-}
-
-/// Asserts a typed success with `status` and returns it (headers still available).
-#[track_caller]
-fn expect_ok<T: std::fmt::Debug>(result: SdkResult<T>, status: StatusCode) -> ResponseValue<T> {
-    match result {
-        Ok(resp) => {
-            assert_eq!(resp.status(), status, "{resp:?}");
-            resp
-        }
-        Err(e) => panic!("expected {status}, got {e:?}"),
-    }
-}
-
-/// Asserts a declared error response (`Error::ErrorResponse`) with `status` and `code`,
-/// whose `request_id` is the `X-Request-ID` header; returns the typed body.
-#[track_caller]
-fn expect_error<T: std::fmt::Debug>(
-    result: SdkResult<T>,
-    status: StatusCode,
-    code: ErrorCode,
-) -> types::ErrorBody {
-    match result {
-        Err(Error::ErrorResponse(resp)) => {
-            assert_eq!(resp.status(), status, "{resp:?}");
-            assert_eq!(resp.error_code, code, "{resp:?}");
-            assert!(!resp.message.is_empty(), "{resp:?}");
-            assert_eq!(
-                header(&resp, "x-request-id"),
-                resp.request_id,
-                "request_id is X-Request-ID"
-            );
-            resp.into_inner()
-        }
-        other => panic!("expected {status} {code}, got {other:?}"),
-    }
-}
-
-/// A response header as text (panics when absent).
-#[track_caller]
-fn header<T>(resp: &ResponseValue<T>, name: &str) -> String {
-    resp.headers()
-        .get(name)
-        .unwrap_or_else(|| panic!("no {name} header"))
-        .to_str()
-        .expect("an ASCII header")
-        .to_owned()
-}
-
-fn tag_item(name: &str) -> types::TodoInputTagsItem {
-    name.parse().expect("a valid tag name")
-}
-
-/// Registers and logs in a fresh user through the SDK: `(email, tokens)`.
-async fn sdk_user(app: &TestApp) -> (String, types::TokenPair) {
-    let email = unique_email();
-    let client = anonymous(app);
-    expect_ok(
-        client
-            .register()
-            .body(
-                types::RegisterRequest::builder()
-                    .email(email.as_str())
-                    .password(STRONG_PASSWORD),
-            )
-            .send()
-            .await,
-        StatusCode::CREATED,
-    );
-    let tokens = expect_ok(
-        client
-            .login()
-            .body(
-                types::LoginRequest::builder()
-                    .email(email.as_str())
-                    .password(STRONG_PASSWORD),
-            )
-            .send()
-            .await,
-        StatusCode::OK,
-    )
-    .into_inner();
-    (email, tokens)
-}
+use crate::sdk_helpers::*;
 
 both_backends! {
     /// register, login, issue_token, refresh_token, logout, change_password, get_me.

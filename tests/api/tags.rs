@@ -1,100 +1,124 @@
 //! Tags: uniqueness, colors, renames, detaching, and tag names on todos (`/api/v1/tags`).
 
+use client_sdk::types::{self, ErrorCode};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use crate::helpers::*;
-use crate::todos::Client;
+use crate::sdk_helpers::*;
+use crate::todos::user;
 
-async fn create_tag(c: &Client<'_>, body: Value) -> reqwest::Response {
-    c.send(Method::POST, "/api/v1/tags", Some(body), None).await
+fn new_tag(name: &str) -> types::builder::NewTag {
+    types::NewTag::builder().name(name)
+}
+
+fn rename(name: &str) -> types::builder::TagPatch {
+    types::TagPatch::builder().name(Some(name.parse().expect("a valid tag name")))
 }
 
 both_backends! {
     async fn tag_crud_and_uniqueness(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let c = Client::new(&app).await;
-        let resp = create_tag(&c, json!({"name": "  Work ", "color": "#A1b2C3"})).await;
-        assert_eq!(resp.status(), StatusCode::CREATED);
-        let location = resp.headers()["location"].to_str().unwrap().to_owned();
-        let tag: Value = resp.json().await.unwrap();
-        assert_eq!((tag["name"].as_str(), tag["color"].as_str()), (Some("Work"), Some("#A1b2C3")));
-        assert_eq!(location, format!("/api/v1/tags/{}", tag["id"].as_str().unwrap()));
+        let (c, raw) = user(&app).await;
+        let work = new_tag("  Work ").color(Some("#A1b2C3".parse().unwrap()));
+        let created = expect_ok(c.create_tag().body(work).send().await, StatusCode::CREATED);
+        let location = header(&created, "location");
+        let tag = created.into_inner();
+        assert_eq!((tag.name.as_str(), tag.color.as_deref()), ("Work", Some("#A1b2C3")));
+        assert_eq!(location, format!("/api/v1/tags/{}", tag.id));
 
-        assert_error(create_tag(&c, json!({"name": "WORK"})).await, StatusCode::CONFLICT, "CONFLICT_001").await;
-        assert_error(create_tag(&c, json!({"name": "work  "})).await, StatusCode::CONFLICT, "CONFLICT_001").await;
-        let other = Client::new(&app).await;
-        assert_eq!(create_tag(&other, json!({"name": "work"})).await.status(), StatusCode::CREATED, "unique per user only");
+        let (conflict, code) = (StatusCode::CONFLICT, ErrorCode::Conflict001);
+        expect_error(c.create_tag().body(new_tag("WORK")).send().await, conflict, code);
+        expect_error(c.create_tag().body(new_tag("work  ")).send().await, conflict, code);
+        let (other, _) = user(&app).await;
+        let theirs = other.create_tag().body(new_tag("work")).send().await;
+        expect_ok(theirs, StatusCode::CREATED); // unique per user only
 
-        let home: Value = create_tag(&c, json!({"name": "home"})).await.json().await.unwrap();
-        assert!(home["color"].is_null());
-        let hp = format!("/api/v1/tags/{}", home["id"].as_str().unwrap());
-        let rename = c.send(Method::PATCH, &hp, Some(json!({"name": "WORK"})), None).await;
-        assert_error(rename, StatusCode::CONFLICT, "CONFLICT_001").await;
-        let renamed: Value = c.send(Method::PATCH, &hp, Some(json!({"name": "House", "color": "#000000"})), None).await.json().await.unwrap();
-        assert_eq!((renamed["name"].as_str(), renamed["color"].as_str()), (Some("House"), Some("#000000")));
-        let cleared: Value = c.send(Method::PATCH, &hp, Some(json!({"color": null})), None).await.json().await.unwrap();
-        assert!(cleared["color"].is_null());
-        assert_eq!(cleared["name"], "House");
+        let home = c.create_tag().body(new_tag("home")).send().await;
+        let home = expect_ok(home, StatusCode::CREATED).into_inner();
+        assert!(home.color.is_none());
+        expect_error(c.update_tag().id(home.id).body(rename("WORK")).send().await, conflict, code);
+        let house = rename("House").color(Some("#000000".parse().unwrap()));
+        let renamed = c.update_tag().id(home.id).body(house).send().await;
+        let renamed = expect_ok(renamed, StatusCode::OK).into_inner();
+        assert_eq!((renamed.name.as_str(), renamed.color.as_deref()), ("House", Some("#000000")));
+        // Raw: `color: null` clears the color; TagPatch cannot send an explicit null.
+        let hp = format!("/api/v1/tags/{}", home.id);
+        let cleared = raw.send(Method::PATCH, &hp, Some(json!({"color": null})), None).await;
+        assert_eq!(cleared.status(), StatusCode::OK);
+        let cleared: types::Tag = cleared.json().await.unwrap();
+        assert!(cleared.color.is_none());
+        assert_eq!(cleared.name, "House");
 
-        let list: Value = c.send(Method::GET, "/api/v1/tags", None, None).await.json().await.unwrap();
-        let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        let list = expect_ok(c.list_tags().send().await, StatusCode::OK).into_inner();
+        let names: Vec<&str> = list.items.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["House", "Work"], "sorted by name ignoring case");
-        assert_eq!((list["total"].as_i64(), list["has_more"].as_bool()), (Some(2), Some(false)));
-        let page: Value = c.send(Method::GET, "/api/v1/tags?limit=1&skip=1", None, None).await.json().await.unwrap();
-        assert_eq!(page["items"][0]["name"], "Work");
+        assert_eq!((list.total, list.has_more), (2, false));
+        let page = expect_ok(c.list_tags().limit(1).skip(1).send().await, StatusCode::OK);
+        assert_eq!(page.items[0].name, "Work");
 
-        let got: Value = c.send(Method::GET, &hp, None, None).await.json().await.unwrap();
-        assert_eq!(got, cleared);
-        assert_eq!(c.send(Method::DELETE, &hp, None, None).await.status(), StatusCode::NO_CONTENT);
-        assert_error(c.send(Method::GET, &hp, None, None).await, StatusCode::NOT_FOUND, "RESOURCE_002").await;
-        assert_error(c.send(Method::DELETE, &hp, None, None).await, StatusCode::NOT_FOUND, "RESOURCE_002").await;
+        let got = expect_ok(c.get_tag().id(home.id).send().await, StatusCode::OK).into_inner();
+        assert_eq!(as_json(&got), as_json(&cleared));
+        expect_ok(c.delete_tag().id(home.id).send().await, StatusCode::NO_CONTENT);
+        let not_found = (StatusCode::NOT_FOUND, ErrorCode::Resource002);
+        expect_error(c.get_tag().id(home.id).send().await, not_found.0, not_found.1);
+        expect_error(c.delete_tag().id(home.id).send().await, not_found.0, not_found.1);
         assert_eq!(app.count("SELECT COUNT(*) FROM tags WHERE name = 'House'").await, 0);
     }
 
     async fn tag_validation_errors(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let c = Client::new(&app).await;
+        let (c, raw) = user(&app).await;
         let u = StatusCode::UNPROCESSABLE_ENTITY;
-        assert_field_error(create_tag(&c, json!({})).await, u, "VALIDATION_004", "name").await;
-        assert_field_error(create_tag(&c, json!({"name": " "})).await, u, "VALIDATION_004", "name").await;
-        assert_field_error(create_tag(&c, json!({"name": 7})).await, u, "VALIDATION_004", "name").await;
-        assert_field_error(create_tag(&c, json!({"name": "n".repeat(51)})).await, u, "VALIDATION_005", "name").await;
+        // Raw: names and colors NewTag refuses before sending (missing, blank, mistyped,
+        // too long, not `#RRGGBB`), an id that is no UUID, a limit outside NonZeroU64.
+        let create_tag = |body: Value| raw.send(Method::POST, "/api/v1/tags", Some(body), None);
+        assert_field_error(create_tag(json!({})).await, u, "VALIDATION_004", "name").await;
+        assert_field_error(create_tag(json!({"name": " "})).await, u, "VALIDATION_004", "name").await;
+        assert_field_error(create_tag(json!({"name": 7})).await, u, "VALIDATION_004", "name").await;
+        assert_field_error(create_tag(json!({"name": "n".repeat(51)})).await, u, "VALIDATION_005", "name").await;
         for color in ["red", "#12345", "#1234567", "#GGGGGG"] {
-            assert_field_error(create_tag(&c, json!({"name": "ok", "color": color})).await, u, "VALIDATION_009", "color").await;
+            assert_field_error(create_tag(json!({"name": "ok", "color": color})).await, u, "VALIDATION_009", "color").await;
         }
         assert_eq!(app.count("SELECT COUNT(*) FROM tags").await, 0);
-        assert_field_error(c.send(Method::GET, "/api/v1/tags/123", None, None).await, u, "VALIDATION_009", "id").await;
-        assert_field_error(c.send(Method::GET, "/api/v1/tags?limit=0", None, None).await, u, "VALIDATION_009", "limit").await;
-        let missing = format!("/api/v1/tags/{}", uuid::Uuid::new_v4());
-        assert_error(c.send(Method::PATCH, &missing, Some(json!({"name": "x"})), None).await, StatusCode::NOT_FOUND, "RESOURCE_002").await;
+        assert_field_error(raw.send(Method::GET, "/api/v1/tags/123", None, None).await, u, "VALIDATION_009", "id").await;
+        assert_field_error(raw.send(Method::GET, "/api/v1/tags?limit=0", None, None).await, u, "VALIDATION_009", "limit").await;
+        let missing = c.update_tag().id(Uuid::new_v4()).body(rename("x")).send().await;
+        expect_error(missing, StatusCode::NOT_FOUND, ErrorCode::Resource002);
     }
 
     async fn tag_names_on_todos(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let c = Client::new(&app).await;
-        let existing: Value = create_tag(&c, json!({"name": "Urgent", "color": "#ff0000"})).await.json().await.unwrap();
-        let todo = c.create(json!({"title": "t", "tags": [" urgent ", "URGENT", "zeta", "alpha", "Alpha"]})).await;
-        let tags = todo["tags"].as_array().unwrap();
-        let names: Vec<&str> = tags.iter().map(|t| t["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["alpha", "Urgent", "zeta"], "trimmed, collapsed, existing reused, sorted by name");
-        assert_eq!(tags[1]["id"], existing["id"], "existing tag reused whatever the case");
-        assert_eq!(tags[1]["color"], "#ff0000");
+        let (c, _) = user(&app).await;
+        let urgent = new_tag("Urgent").color(Some("#ff0000".parse().unwrap()));
+        let existing = c.create_tag().body(urgent).send().await;
+        let existing = expect_ok(existing, StatusCode::CREATED).into_inner();
+        let tags = [" urgent ", "URGENT", "zeta", "alpha", "Alpha"].map(tag_item).to_vec();
+        let todo = create_todo(&c, types::TodoInput::builder().title("t").tags(tags)).await;
+        let names: Vec<&str> = todo.tags.iter().map(|t| t.name.as_str()).collect();
+        let expected = ["alpha", "Urgent", "zeta"];
+        assert_eq!(names, expected, "trimmed, collapsed, existing reused, sorted by name");
+        assert_eq!(todo.tags[1].id, existing.id, "existing tag reused whatever the case");
+        assert_eq!(todo.tags[1].color.as_deref(), Some("#ff0000"));
         assert_eq!(app.count("SELECT COUNT(*) FROM tags").await, 3);
 
-        let p = format!("/api/v1/todos/{}", todo["id"].as_str().unwrap());
-        let patched = c.ok(Method::PATCH, &p, Some(json!({"tags": ["zeta"]})), None).await;
-        assert_eq!(patched["tags"].as_array().unwrap().len(), 1);
-        assert_eq!(patched["version"], 2);
-        let same = c.ok(Method::PATCH, &p, Some(json!({"title": "t2"})), None).await;
-        assert_eq!(same["tags"][0]["name"], "zeta", "absent tags stay");
+        let zeta: types::TodoPatchTagsItem = "zeta".parse().unwrap();
+        let retag = types::TodoPatch::builder().tags(vec![zeta]);
+        let patched = c.update_todo().id(todo.id).body(retag).send().await;
+        let patched = expect_todo(patched, StatusCode::OK);
+        assert_eq!(patched.tags.len(), 1);
+        assert_eq!(patched.version, 2);
+        let same = c.update_todo().id(todo.id).body(patch_title("t2")).send().await;
+        let same = expect_todo(same, StatusCode::OK);
+        assert_eq!(same.tags[0].name, "zeta", "absent tags stay");
 
         // Deleting a tag detaches it without bumping the todo's version.
-        let zeta = same["tags"][0]["id"].as_str().unwrap().to_owned();
-        assert_eq!(c.send(Method::DELETE, &format!("/api/v1/tags/{zeta}"), None, None).await.status(), StatusCode::NO_CONTENT);
-        let after = c.ok(Method::GET, &p, None, None).await;
-        assert_eq!(after["tags"], json!([]));
-        assert_eq!(after["version"], same["version"]);
+        let zeta = same.tags[0].id;
+        expect_ok(c.delete_tag().id(zeta).send().await, StatusCode::NO_CONTENT);
+        let after = expect_todo(c.get_todo().id(todo.id).send().await, StatusCode::OK);
+        assert!(after.tags.is_empty());
+        assert_eq!(after.version, same.version);
         assert_eq!(app.count("SELECT COUNT(*) FROM todo_tags").await, 0);
         assert_eq!(app.count("SELECT COUNT(*) FROM todos").await, 1);
     }
