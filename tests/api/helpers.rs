@@ -200,6 +200,17 @@ mod anyhow_like {
     pub type Error = Box<dyn std::error::Error + Send + Sync>;
 }
 
+/// Anything serving the API at a base URL: an in-process [`TestApp`] or a child process.
+pub trait Served {
+    fn base_url(&self) -> &str;
+}
+
+impl Served for TestApp {
+    fn base_url(&self) -> &str {
+        &self.base_url
+    }
+}
+
 /// A running server over its own fresh database.
 pub struct TestApp {
     pub backend: Backend,

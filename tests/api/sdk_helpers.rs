@@ -15,25 +15,25 @@ use crate::helpers::*;
 pub type SdkResult<T> = Result<ResponseValue<T>, Error<types::ErrorBody>>;
 
 /// A client without credentials (and without a proxy).
-pub fn anonymous(app: &TestApp) -> Client {
-    Client::new_with_client(&app.base_url, http_client())
+pub fn anonymous(app: &impl Served) -> Client {
+    Client::new_with_client(app.base_url(), http_client())
 }
 
 /// A client that sends `Authorization: Bearer <access>`.
-pub fn bearer(app: &TestApp, access: &str) -> Client {
-    authenticated_client(&app.base_url, access).expect("an authenticated client")
+pub fn bearer(app: &impl Served, access: &str) -> Client {
+    authenticated_client(app.base_url(), access).expect("an authenticated client")
 }
 
 /// A client that adds `headers` to every request (e.g. `X-Request-ID`, or an
 /// `Authorization` header `authenticated_client` would not build).
-pub fn with_headers(app: &TestApp, headers: HeaderMap) -> Client {
+pub fn with_headers(app: &impl Served, headers: HeaderMap) -> Client {
     let http = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .default_headers(headers)
         .build()
         .expect("build the HTTP client");
-    Client::new_with_client(&app.base_url, http)
+    Client::new_with_client(app.base_url(), http)
 }
 
 /// Asserts a typed success with `status` and returns it (headers still available).
@@ -187,7 +187,7 @@ pub fn expect_tokens(result: SdkResult<types::TokenPair>) -> types::TokenPair {
 }
 
 /// Logs in through the SDK, asserting a `TokenPair`.
-pub async fn sdk_login(app: &TestApp, email: &str, password: &str) -> types::TokenPair {
+pub async fn sdk_login(app: &impl Served, email: &str, password: &str) -> types::TokenPair {
     expect_tokens(
         anonymous(app)
             .login()
@@ -198,7 +198,7 @@ pub async fn sdk_login(app: &TestApp, email: &str, password: &str) -> types::Tok
 }
 
 /// Sends `refresh_token` to the `refresh_token` operation, unchecked.
-async fn refresh(app: &TestApp, refresh_token: &str) -> SdkResult<types::TokenPair> {
+async fn refresh(app: &impl Served, refresh_token: &str) -> SdkResult<types::TokenPair> {
     anonymous(app)
         .refresh_token()
         .body(refresh_body(refresh_token))
@@ -207,13 +207,13 @@ async fn refresh(app: &TestApp, refresh_token: &str) -> SdkResult<types::TokenPa
 }
 
 /// Rotates `refresh_token` through the SDK, asserting a `TokenPair`.
-pub async fn sdk_refresh(app: &TestApp, refresh_token: &str) -> types::TokenPair {
+pub async fn sdk_refresh(app: &impl Served, refresh_token: &str) -> types::TokenPair {
     expect_tokens(refresh(app, refresh_token).await)
 }
 
 /// Registers and logs in a fresh user (password [`STRONG_PASSWORD`]) through the SDK:
 /// `(email, tokens)`.
-pub async fn sdk_user(app: &TestApp) -> (String, types::TokenPair) {
+pub async fn sdk_user(app: &impl Served) -> (String, types::TokenPair) {
     let email = unique_email();
     expect_ok(
         anonymous(app)
@@ -228,12 +228,12 @@ pub async fn sdk_user(app: &TestApp) -> (String, types::TokenPair) {
 }
 
 /// Asserts that `get_me` with `access` succeeds (200); returns the user.
-pub async fn me_ok(app: &TestApp, access: &str) -> types::User {
+pub async fn me_ok(app: &impl Served, access: &str) -> types::User {
     expect_ok(bearer(app, access).get_me().send().await, StatusCode::OK).into_inner()
 }
 
 /// Asserts that `get_me` with `access` fails with 401 and `code`.
-pub async fn me_refused(app: &TestApp, access: &str, code: ErrorCode) -> types::ErrorBody {
+pub async fn me_refused(app: &impl Served, access: &str, code: ErrorCode) -> types::ErrorBody {
     expect_error(
         bearer(app, access).get_me().send().await,
         StatusCode::UNAUTHORIZED,
@@ -243,7 +243,7 @@ pub async fn me_refused(app: &TestApp, access: &str, code: ErrorCode) -> types::
 
 /// Asserts that rotating `refresh_token` fails with 401 and `code`.
 pub async fn refresh_refused(
-    app: &TestApp,
+    app: &impl Served,
     refresh_token: &str,
     code: ErrorCode,
 ) -> types::ErrorBody {

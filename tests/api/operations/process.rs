@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{http_client, TEST_JWT_SECRET};
+use crate::helpers::{http_client, Served, TEST_JWT_SECRET};
 
 /// A running `todo-api serve` over its own SQLite file.
 pub struct ServerProcess {
@@ -156,6 +156,12 @@ impl ServerProcess {
             let _ = r.join();
         }
         status
+    }
+}
+
+impl Served for ServerProcess {
+    fn base_url(&self) -> &str {
+        &self.base_url
     }
 }
 
