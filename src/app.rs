@@ -113,6 +113,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         metrics: state.metrics.clone(),
         cors: CorsPolicy::new(&state.config.cors_origins),
         limiter: AuthRateLimiter::new(state.config.auth_rate_limit_per_minute, shared_limits),
+        trusted_proxies: state.config.trusted_proxies.clone(),
     });
     spawn_housekeeping(state.clone(), ctx.clone());
     let docs = svc.swagger_ui();

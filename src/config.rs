@@ -62,6 +62,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Auth requests per minute per client IP; 0 switches limiting off.
     pub auth_rate_limit_per_minute: u32,
+    /// Load balancers / reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
     pub log_level: String,
     pub log_format: LogFormat,
     pub migrate_on_start: bool,
@@ -188,6 +190,10 @@ impl Config {
                 var("AUTH_RATE_LIMIT_PER_MINUTE"),
                 5,
             )?,
+            trusted_proxies: crate::http::client_ip::TrustedProxies::parse(
+                &var("TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?,
             log_level: var("LOG_LEVEL").unwrap_or_else(|| "info".into()),
             log_format,
             migrate_on_start: parse("MIGRATE_ON_START", var("MIGRATE_ON_START"), true)?,
@@ -246,6 +252,17 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(ok.app_env, AppEnv::Production);
+    }
+
+    #[test]
+    fn trusted_proxies_are_parsed_or_refused() {
+        let c = with(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1")]).unwrap();
+        assert!(c.trusted_proxies.contains("10.2.3.4".parse().unwrap()));
+        let err = with(&[("TRUSTED_PROXIES", "lb.internal")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TRUSTED_PROXIES"), "{err}");
+        assert_eq!(with(&[]).unwrap().trusted_proxies, Default::default());
     }
 
     #[test]

@@ -35,27 +35,8 @@ fn release_free_memory() {
     }
 }
 
-/// Lets request handling win the CPU over hashing when both want it, so that a login
-/// storm slows logins rather than every other request. Linux applies the nice value to
-/// the calling thread only.
-fn yield_to_requests() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: setpriority only changes this thread's nice value; it takes no pointers.
-    unsafe {
-        libc::setpriority(
-            libc::PRIO_PROCESS,
-            libc::gettid() as libc::id_t,
-            HASH_THREAD_NICE,
-        );
-    }
-}
-
-/// The nice value of the hashing threads (0 is normal; 19 the lowest priority).
-const HASH_THREAD_NICE: libc::c_int = 10;
-
 /// Runs jobs until the hasher (the only sender) is dropped.
 fn worker(argon: Argon2<'static>, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
-    yield_to_requests();
     loop {
         let job = match jobs.lock() {
             Ok(rx) => rx.recv(),

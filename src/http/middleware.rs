@@ -15,6 +15,7 @@ use poem_openapi::error::{
 };
 
 use super::body::serde_error;
+use super::client_ip::TrustedProxies;
 use super::cors::CorsPolicy;
 use super::rate_limit::{AuthRateLimiter, LIMITED_PATHS};
 use crate::error::{ApiError, ErrorCode};
@@ -105,6 +106,7 @@ pub struct HttpContext {
     pub cors: CorsPolicy,
     pub metrics: Arc<Metrics>,
     pub limiter: AuthRateLimiter,
+    pub trusted_proxies: TrustedProxies,
 }
 
 fn request_id(req: &Request) -> String {
@@ -258,8 +260,15 @@ pub async fn handle<E: Endpoint>(
 
     let mut pre = enforce_body_limit(&mut req).await;
     if pre.is_ok() && method == Method::POST && LIMITED_PATHS.contains(&path.as_str()) {
-        if let Some(ip) = req.remote_addr().as_socket_addr().map(|a| a.ip()) {
-            pre = ctx.limiter.check(ip).await;
+        if let Some(peer) = req.remote_addr().as_socket_addr().map(|a| a.ip()) {
+            let forwarded: Vec<&str> = req
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            let client = ctx.trusted_proxies.client(peer, &forwarded);
+            pre = ctx.limiter.check(client).await;
         }
     }
     let route = ctx.routes.template(&path).unwrap_or("unmatched");

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by all operations: bodies, error responses, middleware.
 
 pub mod body;
+pub mod client_ip;
 pub mod cors;
 pub mod middleware;
 pub mod rate_limit;

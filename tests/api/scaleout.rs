@@ -110,23 +110,31 @@ async fn refresh_token_reuse_is_detected_across_instances() {
 #[tokio::test]
 async fn the_auth_rate_limit_counts_requests_on_every_instance() {
     let Some(db) = postgres().await else { return };
-    let (a, b) = pair(&db, &[("AUTH_RATE_LIMIT_PER_MINUTE", "4")]).await;
+    // Both instances sit behind a "load balancer" at 127.0.0.1 that names the client.
+    let vars = [
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "4"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+    ];
+    let (a, b) = pair(&db, &vars).await;
     let email = &unique_email();
-    let attempt = |server| async move {
+    let attempt = |server, client: &'static str| async move {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", client.parse().expect("a header value"));
         let wrong = login_body(email, "Wrong#Horse9");
-        anonymous(server).login().body(wrong).send().await
+        with_headers(server, headers)
+            .login()
+            .body(wrong)
+            .send()
+            .await
     };
     // Four attempts, alternating between the instances, use up the client's bucket ...
     for server in [&a, &b, &a, &b] {
-        expect_error(
-            attempt(server).await,
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::Auth001,
-        );
+        let resp = attempt(server, "203.0.113.5").await;
+        expect_error(resp, StatusCode::UNAUTHORIZED, ErrorCode::Auth001);
     }
-    // ... so the fifth is refused by whichever instance gets it.
+    // ... so the fifth is refused by whichever instance gets it ...
     for server in [&a, &b] {
-        let resp = attempt(server).await;
+        let resp = attempt(server, "203.0.113.5").await;
         let refused =
             expect_error_response(resp, StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimit001);
         let retry_after: u64 = header(&refused, "retry-after")
@@ -134,10 +142,20 @@ async fn the_auth_rate_limit_counts_requests_on_every_instance() {
             .expect("Retry-After in seconds");
         assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
     }
+    // ... while another client behind the same proxy has a bucket of its own.
+    let other = attempt(&b, "198.51.100.7, 203.0.113.6").await;
+    expect_error(other, StatusCode::UNAUTHORIZED, ErrorCode::Auth001);
+    let pool = db.pool().await;
+    let keys: Vec<String> = on_pool!(&pool, |p| sqlx::query_scalar(
+        "SELECT key FROM rate_limits ORDER BY key"
+    )
+    .fetch_all(p)
+    .await)
+    .expect("read the buckets");
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM rate_limits").await,
-        1,
-        "one shared bucket for the client"
+        keys,
+        ["203.0.113.5", "203.0.113.6"],
+        "one shared bucket per client"
     );
 }
 
