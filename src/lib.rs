@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod memory;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;

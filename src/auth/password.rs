@@ -12,6 +12,7 @@ use tokio::sync::{oneshot, OnceCell};
 
 use crate::config::Argon2Params;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::memory::release_free_memory;
 
 /// Hashes and verifies passwords off the async executor, at most `workers` at a time;
 /// when more than `queue` calls wait, new ones fail fast with 503 (SERVER_001).
@@ -25,16 +26,6 @@ pub struct PasswordHasher {
 /// Work for a hashing thread; it answers through a channel captured in the closure.
 type Job = Box<dyn FnOnce(&Argon2<'static>) + Send>;
 
-/// Hands the hash's freed working memory (~19 MiB) back to the OS: glibc would keep it
-/// in the thread's arena, and a few logins would hold on to a hundred MiB.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the OS; it takes no pointers.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// Runs jobs until the hasher (the only sender) is dropped.
 fn worker(argon: Argon2<'static>, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
     loop {
@@ -45,6 +36,7 @@ fn worker(argon: Argon2<'static>, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
         match job {
             Ok(job) => {
                 job(&argon);
+                // The hash's ~19 MiB would otherwise stay in this thread's arena.
                 release_free_memory();
             }
             Err(_) => return,
