@@ -210,6 +210,8 @@ class Server:
             "LOG_LEVEL": "info",
             "DATABASE_POOL_SIZE": str(self.cfg.pool_size),
             "MIGRATE_ON_START": "true",
+            # As the Dockerfile sets it: huge pages for Argon2's per-hash memory.
+            "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",
         })
         if self.cfg.hash_workers:
             env["PASSWORD_HASH_WORKERS"] = self.cfg.hash_workers

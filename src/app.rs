@@ -16,7 +16,6 @@ use crate::config::Config;
 use crate::http::cors::CorsPolicy;
 use crate::http::middleware::{handle, HttpContext, RouteTable};
 use crate::http::rate_limit::AuthRateLimiter;
-use crate::memory::spawn_periodic_trim;
 use crate::metrics::Metrics;
 use crate::openapi::{api_service, spec_document};
 use crate::store::{Backend, Pool, RateLimitStore, Store};
@@ -34,8 +33,7 @@ pub struct Services {
     pub sessions: Arc<SessionCache>,
     /// Keeps the session cache's listener running for as long as the services live.
     listener: Option<AbortOnDrop>,
-    /// Hands freed memory back to the OS while the service runs.
-    _trim: Option<AbortOnDrop>,
+
     pub metrics: Arc<Metrics>,
     pub store: Arc<dyn Store>,
     pub auth: AuthService,
@@ -73,12 +71,8 @@ impl AppState {
             }
             _ => None,
         };
-        let trim = tokio::runtime::Handle::try_current()
-            .is_ok()
-            .then(|| AbortOnDrop(spawn_periodic_trim()));
         Ok(AppState(Arc::new(Services {
             listener,
-            _trim: trim,
             auth: AuthService::new(
                 store.clone(),
                 hasher,

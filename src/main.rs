@@ -73,6 +73,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             unreachable!("handled above")
         }
         Command::Serve => {
+            // Argon2's working memory (~19 MiB per hash) goes back to the OS after each hash.
+            // With GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (the Dockerfile sets it) the fresh
+            // block is faulted in as huge pages, which keeps this cheap.
+            todo_api::memory::map_large_allocations(1 << 20);
             let _telemetry = todo_api::telemetry::init(&config)?;
             let app = App::build(config).await?;
             tracing::info!(port = app.port(), "listening");
