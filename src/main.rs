@@ -75,7 +75,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve => {
             // Argon2's working memory (~19 MiB per hash) goes back to the OS after each hash.
             // With GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (the Dockerfile sets it) the fresh
-            // block is faulted in as huge pages, which keeps this cheap.
+            // block is faulted in as huge pages, which makes this cheaper.
             todo_api::memory::map_large_allocations(1 << 20);
             let _telemetry = todo_api::telemetry::init(&config)?;
             let app = App::build(config).await?;
