@@ -1,8 +1,8 @@
 //! Argon2id hashing on a fixed pool of worker threads, and the password strength policy.
 //!
 //! Dedicated long-lived threads (rather than tokio's blocking pool, whose threads come
-//! and go) keep each hash's ~19 MiB working memory in as many malloc arenas as there
-//! are workers, so memory stays bounded after a login storm.
+//! and go) bound how many hashes run at once, and so how much Argon2 memory (~19 MiB
+//! each) is in use; `crate::memory` makes sure it is handed back afterwards.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -36,7 +36,7 @@ fn worker(argon: Argon2<'static>, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
         match job {
             Ok(job) => {
                 job(&argon);
-                // The hash's ~19 MiB would otherwise stay in this thread's arena.
+                // Whatever the hash freed into this thread's arena goes back to the OS.
                 release_free_memory();
             }
             Err(_) => return,

@@ -454,10 +454,7 @@ impl TestApp {
 
     /// Runs a scalar `SELECT COUNT(*) …` (no parameters).
     pub async fn count(&self, sql: &str) -> i64 {
-        on_pool!(&self.db, |p| sqlx::query_scalar::<_, i64>(sql)
-            .fetch_one(p)
-            .await)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        count_on(&self.db, sql).await
     }
 }
 
@@ -467,6 +464,14 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// The single integer `sql` selects on `pool` (e.g. a `COUNT(*)`).
+pub async fn count_on(pool: &Pool, sql: &str) -> i64 {
+    on_pool!(pool, |p| sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(p)
+        .await)
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// A unique, valid email address.

@@ -30,11 +30,7 @@ async fn pair(db: &TestDatabase, vars: &[(&str, &str)]) -> (ServerProcess, Serve
 }
 
 async fn count(db: &TestDatabase, sql: &str) -> i64 {
-    let pool = db.pool().await;
-    on_pool!(&pool, |p| sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(p)
-        .await)
-    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    count_on(&db.pool().await, sql).await
 }
 
 #[tokio::test]
