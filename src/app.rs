@@ -1,114 +1,27 @@
 //! Application assembly: state, routes, middleware, listener and graceful shutdown.
 
 use std::future::Future;
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, Route, Server};
 
-use crate::auth::password::PasswordHasher;
-use crate::auth::service::{now, AuthService};
-use crate::auth::session_cache::SessionCache;
-use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
+use crate::db::{now, Backend, Pool};
 use crate::http::cors::CorsPolicy;
 use crate::http::middleware::{handle, HttpContext, RouteTable};
 use crate::http::rate_limit::AuthRateLimiter;
-use crate::metrics::Metrics;
 use crate::openapi::{api_service, spec_document};
-use crate::store::{Backend, Pool, RateLimitStore, Store};
-use crate::tags::service::TagService;
-use crate::todos::service::TodoService;
-
-/// Everything a request handler may need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState(Arc<Services>);
-
-/// The services of one instance.
-pub struct Services {
-    pub config: Config,
-    /// Sessions whose tokens passed the database check (PostgreSQL only).
-    pub sessions: Arc<SessionCache>,
-    /// Keeps the session cache's listener running for as long as the services live.
-    listener: Option<AbortOnDrop>,
-
-    pub metrics: Arc<Metrics>,
-    pub store: Arc<dyn Store>,
-    pub auth: AuthService,
-    pub todos: TodoService,
-    pub tags: TagService,
-}
-
-impl Deref for AppState {
-    type Target = Services;
-    fn deref(&self) -> &Services {
-        &self.0
-    }
-}
-
-/// A background task that ends with its owner.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl AppState {
-    pub fn new(config: Config, pool: &Pool) -> anyhow::Result<Self> {
-        let metrics = Arc::new(Metrics::new());
-        let store = pool.store(metrics.clone(), &config.db);
-        let hasher = PasswordHasher::new(config.argon2, config.hash_workers, config.hash_queue)?;
-        let keys = TokenKeys::new(&config);
-        let sessions = Arc::new(SessionCache::default());
-        // Only PostgreSQL tells instances about revocations; elsewhere the cache stays off.
-        let listener = match pool {
-            Pool::Postgres(pg) if tokio::runtime::Handle::try_current().is_ok() => {
-                Some(AbortOnDrop(sessions.listen(pg.clone())))
-            }
-            _ => None,
-        };
-        Ok(AppState(Arc::new(Services {
-            listener,
-            auth: AuthService::new(
-                store.clone(),
-                hasher,
-                keys,
-                metrics.clone(),
-                sessions.clone(),
-            ),
-            sessions,
-            metrics,
-            todos: TodoService::new(store.clone()),
-            tags: TagService::new(store.clone()),
-            store,
-            config,
-        })))
-    }
-
-    /// A state that is never served: enough to emit the spec, with no I/O.
-    pub fn spec_only() -> Self {
-        // A fixed secret: the spec does not depend on it, and no warning is printed.
-        let config =
-            Config::from_lookup(|k| (k == "JWT_SECRET_KEY").then(|| "spec-only".repeat(4)))
-                .expect("default configuration is valid");
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .connect_lazy("sqlite::memory:")
-            .expect("in-memory SQLite URL is valid");
-        AppState::new(config, &Pool::Sqlite(pool)).expect("default configuration is valid")
-    }
-}
+use crate::state::AppState;
 
 /// The whole HTTP application over `state`.
 pub fn endpoint(state: AppState) -> impl Endpoint {
     let svc = api_service(&state);
     let spec = spec_document(&svc);
     // Instances on one PostgreSQL database share their buckets; SQLite serves one.
-    let shared_limits = (state.store.backend() == Backend::Postgres)
-        .then(|| state.store.clone() as Arc<dyn RateLimitStore>);
+    let shared_limits =
+        (state.db.backend() == Backend::Postgres).then(|| state.stores.rate_limits.clone());
     let ctx = Arc::new(HttpContext {
         routes: RouteTable::from_spec(&spec),
         metrics: state.metrics.clone(),
@@ -155,7 +68,7 @@ fn static_text(content_type: &'static str, body: String) -> impl Endpoint {
 /// `GET /metrics`: the Prometheus text format, with fresh pool gauges.
 fn metrics_endpoint(state: AppState) -> impl Endpoint {
     poem::endpoint::make_sync(move |_| {
-        let (size, idle) = state.store.pool_stats();
+        let (size, idle) = state.db.pool_stats();
         state.metrics.set_pool(size, idle);
         poem::Response::builder()
             .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -178,12 +91,17 @@ fn spawn_housekeeping(state: AppState, ctx: Arc<HttpContext>) {
             ctx.limiter.forget_idle();
             let at = now();
             let cutoff = at - chrono::Duration::minutes(state.config.access_token_minutes);
-            match state.store.purge_expired(at, cutoff).await {
+            match state.stores.sessions.purge_expired(at, cutoff).await {
                 Ok(n) if n > 0 => {
                     tracing::info!(rows = n, "purged expired sessions and revocations")
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "purging expired tokens failed"),
+            }
+            match state.stores.rate_limits.purge_full_buckets(at).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "purged idle rate-limit buckets"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purging rate-limit buckets failed"),
             }
         }
     });

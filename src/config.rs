@@ -58,7 +58,7 @@ pub struct Config {
     pub hash_queue: usize,
     pub pool_size: u32,
     /// Database timeouts and circuit breaker (`DB_*` variables).
-    pub db: crate::store::DbSettings,
+    pub db: crate::db::DbSettings,
     pub cors_origins: Vec<String>,
     /// Auth requests per minute per client IP; 0 switches limiting off.
     pub auth_rate_limit_per_minute: u32,
@@ -176,7 +176,7 @@ impl Config {
             )?,
             hash_queue: parse("PASSWORD_HASH_QUEUE", var("PASSWORD_HASH_QUEUE"), 64)?,
             pool_size: parse("DATABASE_POOL_SIZE", var("DATABASE_POOL_SIZE"), 20)?,
-            db: crate::store::DbSettings::from_lookup(var)?,
+            db: crate::db::DbSettings::from_lookup(var)?,
             cors_origins: var("CORS_ORIGINS")
                 .map(|v| {
                     v.split(',')

@@ -6,7 +6,8 @@ use poem::Response;
 use poem_openapi::types::ToJSON;
 use poem_openapi::{Enum, Object};
 
-use crate::http::timestamp::Timestamp;
+use crate::db::StoreError;
+use crate::wire::Timestamp;
 
 /// Every error code of the contract (`shared/API.md`), each with one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
@@ -248,6 +249,19 @@ impl ApiError {
             _ => {}
         }
         resp
+    }
+}
+
+/// A database failure the service did not handle itself: 503 `SERVER_001` while the
+/// database is unreachable, else 500 `SERVER_002` (the cause is logged, never sent).
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => ApiError::Unavailable {
+                retry_after_secs: 1,
+            },
+            other => ApiError::internal(other),
+        }
     }
 }
 

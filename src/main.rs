@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use todo_api::app::App;
 use todo_api::config::Config;
-use todo_api::store::Pool;
+use todo_api::db::Pool;
 
 #[derive(Parser)]
 #[command(name = "todo-api", version, about = "OpenAPI-first Todo service")]

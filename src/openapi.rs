@@ -1,29 +1,12 @@
 //! The OpenAPI service: every operation of the API, and the emitted spec.
 
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::OpenApiService;
 
-use crate::app::AppState;
 use crate::auth::api::AuthApi;
 use crate::ops::api::OpsApi;
+use crate::state::AppState;
 use crate::tags::api::TagApi;
 use crate::todos::api::TodoApi;
-
-/// Operation groups in the spec.
-#[derive(Tags)]
-pub enum ApiTags {
-    /// Registration, login and tokens
-    #[oai(rename = "auth")]
-    Auth,
-    /// Todos of the authenticated user
-    #[oai(rename = "todos")]
-    Todos,
-    /// Tags of the authenticated user
-    #[oai(rename = "tags")]
-    Tags,
-    /// Health checks
-    #[oai(rename = "operations")]
-    Operations,
-}
 
 /// All operations of the service.
 pub type Api = (AuthApi, TodoApi, TagApi, OpsApi);

@@ -5,10 +5,10 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::model::*;
 use super::security::Auth;
-use crate::app::AppState;
 use crate::http::body::JsonBody;
 use crate::http::responses::*;
-use crate::openapi::ApiTags;
+use crate::state::AppState;
+use crate::wire::ApiTags;
 
 /// Register, log in, rotate and revoke tokens.
 pub struct AuthApi {

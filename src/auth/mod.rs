@@ -6,4 +6,5 @@ pub mod password;
 pub mod security;
 pub mod service;
 pub mod session_cache;
+pub mod store;
 pub mod tokens;

@@ -4,10 +4,10 @@ use poem_openapi::Object;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::http::timestamp::Timestamp;
+use crate::wire::Timestamp;
 
-use crate::http::body::{EmailString, PasswordString};
-use crate::store::UserRecord;
+use super::store::UserRecord;
+use crate::wire::{EmailString, PasswordString};
 
 /// A registered user (never includes the password hash).
 #[derive(Debug, Clone, Object)]
@@ -75,8 +75,8 @@ pub struct RegisterRequest {
 impl poem_openapi::types::Example for RegisterRequest {
     fn example() -> Self {
         RegisterRequest {
-            email: crate::http::body::EmailString::new("ada@example.com"),
-            password: crate::http::body::PasswordString::new("Correct#Horse9"),
+            email: crate::wire::EmailString::new("ada@example.com"),
+            password: crate::wire::PasswordString::new("Correct#Horse9"),
             name: Some("Ada".into()),
         }
     }

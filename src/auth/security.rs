@@ -5,9 +5,9 @@ use poem_openapi::auth::Bearer;
 use poem_openapi::{OAuthScopes, SecurityScheme};
 
 use super::service::CurrentUser;
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::middleware::CallerSlot;
+use crate::state::AppState;
 
 /// OAuth2 scopes (declared because OpenAPI 3.0 requires a scopes map; not enforced).
 #[derive(OAuthScopes)]

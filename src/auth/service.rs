@@ -2,16 +2,16 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::model::{TokenPair, TokenType, User};
 use super::password::{check_strength, PasswordHasher};
 use super::session_cache::{Invalidation, SessionCache};
+use super::store::{NewSession, Rotation, SessionStore, UserRecord, UserStore};
 use super::tokens::{Claims, TokenKeys, TokenKind};
+use crate::db::{now, StoreError};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::metrics::Metrics;
-use crate::store::{NewSession, Rotation, Store, StoreError, UserRecord};
 use crate::text::check_text;
 
 /// The authenticated caller of a request.
@@ -21,30 +21,14 @@ pub struct CurrentUser {
     pub claims: Claims,
 }
 
-/// Authentication rules over the store, the hasher and the signing keys.
+/// Authentication rules over the user and session stores, the hasher and the signing keys.
 pub struct AuthService {
-    store: Arc<dyn Store>,
+    users: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
     hasher: PasswordHasher,
     keys: TokenKeys,
     metrics: Arc<Metrics>,
-    sessions: Arc<SessionCache>,
-}
-
-/// Current time at the precision both databases keep (microseconds).
-pub fn now() -> DateTime<Utc> {
-    let t = Utc::now();
-    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(_) => ApiError::Unavailable {
-                retry_after_secs: 1,
-            },
-            other => ApiError::internal(other),
-        }
-    }
+    cache: Arc<SessionCache>,
 }
 
 /// Normalizes and checks an email address (VALIDATION_001 when malformed).
@@ -76,18 +60,20 @@ pub fn normalize_email(raw: &str) -> ApiResult<String> {
 
 impl AuthService {
     pub fn new(
-        store: Arc<dyn Store>,
+        users: Arc<dyn UserStore>,
+        sessions: Arc<dyn SessionStore>,
         hasher: PasswordHasher,
         keys: TokenKeys,
         metrics: Arc<Metrics>,
-        sessions: Arc<SessionCache>,
+        cache: Arc<SessionCache>,
     ) -> Self {
         AuthService {
-            store,
+            users,
+            sessions,
             hasher,
             keys,
             metrics,
-            sessions,
+            cache,
         }
     }
 
@@ -125,7 +111,7 @@ impl AuthService {
             created_at: at,
             updated_at: at,
         };
-        match self.store.create_user(&user).await {
+        match self.users.create_user(&user).await {
             Ok(()) => Ok(user.into()),
             Err(StoreError::UniqueViolation) => Err(ApiError::EmailTaken),
             Err(e) => Err(e.into()),
@@ -162,7 +148,7 @@ impl AuthService {
     }
 
     async fn login_normalized(&self, email: &str, password: String) -> ApiResult<TokenPair> {
-        let Some(user) = self.store.user_by_email(email).await? else {
+        let Some(user) = self.users.user_by_email(email).await? else {
             self.hasher.verify_dummy(password).await?;
             self.record("login", "failure", None);
             return Err(ApiError::InvalidCredentials);
@@ -177,7 +163,7 @@ impl AuthService {
             return Err(ApiError::InvalidCredentials);
         }
         let pair = self.open_session(&user).await?;
-        self.store.touch_last_login(user.id, now()).await?;
+        self.users.touch_last_login(user.id, now()).await?;
         self.record("login", "success", Some(user.id));
         Ok(pair)
     }
@@ -191,7 +177,7 @@ impl AuthService {
             refresh_jti: refresh.claims.jti,
             expires_at: refresh.claims.expires_at(),
         };
-        self.store.create_session(&session, now()).await?;
+        self.sessions.create_session(&session, now()).await?;
         Ok(self.pair(access.token, refresh.token))
     }
 
@@ -219,7 +205,7 @@ impl AuthService {
     /// Rotates a refresh token; a replayed one revokes its whole session (AUTH_004).
     pub async fn refresh(&self, refresh_token: &str) -> ApiResult<TokenPair> {
         let claims = self.keys.decode(refresh_token, TokenKind::Refresh)?;
-        let Some(user) = self.store.user_by_id(claims.sub).await? else {
+        let Some(user) = self.users.user_by_id(claims.sub).await? else {
             return Err(ApiError::UserGone);
         };
         if !user.is_active {
@@ -227,7 +213,7 @@ impl AuthService {
         }
         let (access, refresh) = self.issue_pair(user.id, &user.email, claims.sid)?;
         let outcome = self
-            .store
+            .sessions
             .rotate_refresh(
                 claims.sid,
                 user.id,
@@ -243,7 +229,7 @@ impl AuthService {
                 Ok(self.pair(access.token, refresh.token))
             }
             Rotation::ReuseDetected => {
-                self.sessions.invalidate(Invalidation::Session(claims.sid));
+                self.cache.invalidate(Invalidation::Session(claims.sid));
                 self.record("refresh_reuse", "revoked", Some(user.id));
                 Err(ApiError::TokenRevoked)
             }
@@ -255,15 +241,15 @@ impl AuthService {
     /// A session the database found live is remembered until something revokes it.
     pub async fn authenticate(&self, token: &str) -> ApiResult<CurrentUser> {
         let claims = self.keys.decode(token, TokenKind::Access)?;
-        if self.sessions.contains(claims.sid, claims.sub) {
+        if self.cache.contains(claims.sid, claims.sub) {
             return Ok(CurrentUser {
                 id: claims.sub,
                 claims,
             });
         }
-        let epoch = self.sessions.epoch();
+        let epoch = self.cache.epoch();
         match self
-            .store
+            .sessions
             .token_status(claims.sub, claims.sid, claims.jti)
             .await?
         {
@@ -272,7 +258,7 @@ impl AuthService {
             Some(s) if s.revoked > 0 || s.active_sessions == 0 => Err(ApiError::TokenRevoked),
             Some(_) => {
                 if let Some(epoch) = epoch {
-                    self.sessions.insert(epoch, claims.sid, claims.sub);
+                    self.cache.insert(epoch, claims.sid, claims.sub);
                 }
                 Ok(CurrentUser {
                     id: claims.sub,
@@ -287,18 +273,18 @@ impl AuthService {
     pub async fn logout(&self, user: &CurrentUser, refresh_token: Option<&str>) -> ApiResult<()> {
         let at = now();
         let c = &user.claims;
-        self.store
+        self.sessions
             .logout(c.sid, user.id, c.jti, c.expires_at(), at)
             .await?;
-        self.sessions.invalidate(Invalidation::Session(c.sid));
+        self.cache.invalidate(Invalidation::Session(c.sid));
         if let Some(other) = refresh_token
             .and_then(|t| self.keys.decode(t, TokenKind::Refresh).ok())
             .filter(|r| r.sub == user.id && r.sid != c.sid)
         {
-            self.store
+            self.sessions
                 .logout(other.sid, user.id, c.jti, c.expires_at(), at)
                 .await?;
-            self.sessions.invalidate(Invalidation::Session(other.sid));
+            self.cache.invalidate(Invalidation::Session(other.sid));
         }
         self.record("logout", "success", Some(user.id));
         Ok(())
@@ -312,7 +298,7 @@ impl AuthService {
         new: String,
     ) -> ApiResult<()> {
         let record = self
-            .store
+            .users
             .user_by_id(user.id)
             .await?
             .ok_or(ApiError::UserGone)?;
@@ -336,8 +322,8 @@ impl AuthService {
         }
         check_strength("new_password", &new)?;
         let hash = self.hasher.hash(new).await?;
-        self.store.change_password(user.id, &hash, now()).await?;
-        self.sessions.invalidate(Invalidation::User(user.id));
+        self.users.change_password(user.id, &hash, now()).await?;
+        self.cache.invalidate(Invalidation::User(user.id));
         self.record("password_change", "success", Some(user.id));
         Ok(())
     }
@@ -345,7 +331,7 @@ impl AuthService {
     /// The caller's profile.
     pub async fn me(&self, user: &CurrentUser) -> ApiResult<User> {
         let record = self
-            .store
+            .users
             .user_by_id(user.id)
             .await?
             .ok_or(ApiError::UserGone)?;

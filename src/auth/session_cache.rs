@@ -3,20 +3,17 @@
 //!
 //! It is only trusted while invalidations arrive: on PostgreSQL, triggers NOTIFY every
 //! instance when a session is revoked or deleted and when a user is deactivated, deleted
-//! or has an access token revoked (`migrations/postgres/0004_auth_notify.up.sql`), and a
-//! listener task feeds them in here. While the listener is not connected the cache is
+//! or has an access token revoked (`migrations/postgres/0004_auth_notify.up.sql`), and
+//! the auth store's listener (`auth/store/listen.rs`) feeds them in here. While the listener is not connected the cache is
 //! empty and unused; it is flushed whenever the listener (re)connects, so a revocation
 //! sent while it was away is never missed. On SQLite the cache stays off.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
-
-/// The NOTIFY channel the triggers send on.
-pub const CHANNEL: &str = "todo_api_auth";
 
 /// How long a checked session is trusted without hearing of it (a safety net: the
 /// notifications are what keep the cache right).
@@ -24,9 +21,6 @@ const TTL: Duration = Duration::from_secs(60);
 
 /// Most sessions held; a full cache drops its expired entries, then everything.
 const MAX_ENTRIES: usize = 100_000;
-
-/// How often a quiet listener checks that its connection is still there.
-const LISTENER_PING: Duration = Duration::from_secs(15);
 
 /// What stopped being valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +116,7 @@ impl SessionCache {
     }
 
     /// Switches the cache on (listener connected) or off, flushing it either way.
-    fn set_live(&self, live: bool) {
+    pub fn set_live(&self, live: bool) {
         let mut state = self.lock();
         state.epoch += 1;
         state.sessions.clear();
@@ -144,73 +138,6 @@ impl SessionCache {
             }
             if tokio::time::timeout_at(deadline, went_live).await.is_err() {
                 return self.live.load(Ordering::Acquire);
-            }
-        }
-    }
-
-    /// Feeds this cache from PostgreSQL notifications for as long as the returned task
-    /// runs, reconnecting (and flushing) after any failure.
-    pub fn listen(self: &Arc<Self>, pool: sqlx::PgPool) -> tokio::task::JoinHandle<()> {
-        let cache = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut backoff = Duration::from_millis(100);
-            loop {
-                match listen_once(&cache, &pool).await {
-                    Ok(()) => return, // the cache was dropped
-                    Err(e) => {
-                        if let Some(c) = cache.upgrade() {
-                            c.set_live(false);
-                        } else {
-                            return;
-                        }
-                        tracing::warn!(error = %e, "session cache listener lost; cache off until it reconnects");
-                    }
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        })
-    }
-}
-
-/// One listener connection's life: LISTEN, switch the cache on, apply notifications.
-/// Returns `Ok` when the cache is gone, an error when the connection failed.
-async fn listen_once(
-    cache: &std::sync::Weak<SessionCache>,
-    pool: &sqlx::PgPool,
-) -> Result<(), sqlx::Error> {
-    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
-    match cache.upgrade() {
-        Some(c) => c.set_live(true),
-        None => return Ok(()),
-    }
-    loop {
-        match tokio::time::timeout(LISTENER_PING, listener.try_recv()).await {
-            Ok(Ok(Some(n))) => {
-                let Some(c) = cache.upgrade() else {
-                    return Ok(());
-                };
-                match Invalidation::parse(n.payload()) {
-                    Some(what) => c.invalidate(what),
-                    // Unknown payload: flush rather than guess.
-                    None => c.set_live(true),
-                }
-            }
-            // The connection was lost. `try_recv` would quietly reconnect next time, and
-            // notifications sent in between would be missed: start over, flushed.
-            Ok(Ok(None)) => return Err(sqlx::Error::PoolClosed),
-            Ok(Err(e)) => return Err(e),
-            Err(_quiet) => {
-                if cache.strong_count() == 0 {
-                    return Ok(());
-                }
-                let ping = sqlx::query("SELECT 1").execute(&mut listener);
-                match tokio::time::timeout(LISTENER_PING, ping).await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => return Err(e),
-                    Err(_) => return Err(sqlx::Error::PoolTimedOut),
-                }
             }
         }
     }

@@ -6,4 +6,3 @@ pub mod cors;
 pub mod middleware;
 pub mod rate_limit;
 pub mod responses;
-pub mod timestamp;

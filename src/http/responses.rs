@@ -128,3 +128,11 @@ impl<const S: u32> ApiResponse for Errors<S> {
         ErrorBody::register(registry);
     }
 }
+
+/// Nothing to return (a `DELETE` that succeeded).
+#[derive(ApiResponse)]
+pub enum Deleted {
+    /// Deleted.
+    #[oai(status = 204)]
+    NoContent,
+}

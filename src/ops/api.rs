@@ -6,9 +6,9 @@ use chrono::Utc;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
-use crate::app::AppState;
-use crate::http::timestamp::Timestamp;
-use crate::openapi::ApiTags;
+use crate::state::AppState;
+use crate::wire::ApiTags;
+use crate::wire::Timestamp;
 
 /// Health operations (no authentication).
 pub struct OpsApi {
@@ -75,7 +75,7 @@ impl OpsApi {
         // The ping goes through the store's circuit breaker: while it is open this
         // answers at once; after its cool-down the ping may be the probe that closes it.
         let database =
-            match tokio::time::timeout(Duration::from_secs(2), self.state.store.ping()).await {
+            match tokio::time::timeout(Duration::from_secs(2), self.state.db.ping()).await {
                 Ok(Ok(())) => true,
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "readiness: database check failed");

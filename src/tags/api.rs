@@ -6,13 +6,12 @@ use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
 use super::model::*;
-use crate::app::AppState;
 use crate::auth::security::Auth;
 use crate::http::body::JsonBody;
 use crate::http::responses::*;
-use crate::openapi::ApiTags;
-use crate::todos::api::Deleted;
-use crate::todos::service::page;
+use crate::paging::page;
+use crate::state::AppState;
+use crate::wire::ApiTags;
 
 /// CRUD of the caller's tags.
 pub struct TagApi {

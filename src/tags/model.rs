@@ -5,9 +5,9 @@ use poem_openapi::Object;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::http::timestamp::Timestamp;
+use crate::wire::Timestamp;
 
-use crate::store::TagRecord;
+use super::store::TagRecord;
 
 /// A label of the user's, attachable to todos.
 #[derive(Debug, Clone, Object)]

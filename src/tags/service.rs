@@ -6,9 +6,9 @@ use poem_openapi::types::MaybeUndefined;
 use uuid::Uuid;
 
 use super::model::{NewTag, Tag, TagPage, TagPatch};
-use crate::auth::service::now;
+use super::store::{TagName, TagRecord, TagStore};
+use crate::db::{now, StoreError};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::store::{Store, StoreError, TagName, TagRecord};
 use crate::text::required_text;
 
 /// Longest tag name, in characters.
@@ -40,11 +40,11 @@ fn color(raw: String) -> ApiResult<String> {
 
 /// Tag rules over the store.
 pub struct TagService {
-    store: Arc<dyn Store>,
+    store: Arc<dyn TagStore>,
 }
 
 impl TagService {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn TagStore>) -> Self {
         TagService { store }
     }
 

@@ -8,11 +8,11 @@ use uuid::Uuid;
 
 use super::model::*;
 use super::service::{IfMatch, ListParams};
-use crate::app::AppState;
 use crate::auth::security::Auth;
 use crate::http::body::JsonBody;
 use crate::http::responses::*;
-use crate::openapi::ApiTags;
+use crate::state::AppState;
+use crate::wire::ApiTags;
 
 /// CRUD, completion and listing of the caller's todos.
 pub struct TodoApi {
@@ -37,14 +37,6 @@ pub enum TodoCreated {
         #[oai(header = "Location")] String,
         #[oai(header = "ETag")] String,
     ),
-}
-
-/// Nothing to return.
-#[derive(ApiResponse)]
-pub enum Deleted {
-    /// Deleted.
-    #[oai(status = 204)]
-    NoContent,
 }
 
 fn etag(todo: &Todo) -> String {

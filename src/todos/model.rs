@@ -6,11 +6,11 @@ use poem_openapi::{Enum, Object};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::http::timestamp::Timestamp;
+use crate::wire::Timestamp;
 
-use crate::http::body::TagNameString;
-use crate::store::TodoOrder;
+use super::store::TodoOrder;
 use crate::tags::model::Tag;
+use crate::wire::TagNameString;
 
 /// How urgent a todo is; sorts low < medium < high.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Enum, Deserialize)]

@@ -7,14 +7,15 @@ use poem_openapi::types::MaybeUndefined;
 use uuid::Uuid;
 
 use super::model::{Priority, SortBy, SortOrder, Todo, TodoInput, TodoPage, TodoPatch};
-use crate::auth::service::now;
+use super::store::{TodoQuery, TodoRecord, TodoStore, TodoWithTags, TodoWrite};
+use crate::db::now;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::http::body::TagNameString;
-use crate::http::timestamp::Timestamp;
-use crate::store::{Store, TagName, TagRecord, TodoQuery, TodoRecord, TodoWithTags, TodoWrite};
+use crate::paging::page;
 use crate::tags::model::Tag;
 use crate::tags::service::tag_name;
+use crate::tags::store::{TagName, TagRecord};
 use crate::text::{check_text, required_text};
+use crate::wire::{TagNameString, Timestamp};
 
 /// Longest title and description, in characters.
 pub const MAX_TITLE: usize = 255;
@@ -70,27 +71,6 @@ pub struct ListParams {
     pub due_after: Option<DateTime<Utc>>,
     pub sort_by: Option<SortBy>,
     pub sort_order: Option<SortOrder>,
-}
-
-/// Checks `skip` (≥ 0) and `limit` (1..=100, default 20) (VALIDATION_009).
-pub fn page(skip: Option<i64>, limit: Option<i64>) -> ApiResult<(i64, i64)> {
-    let skip = skip.unwrap_or(0);
-    let limit = limit.unwrap_or(20);
-    if skip < 0 {
-        return Err(ApiError::invalid(
-            ErrorCode::VALIDATION_009,
-            "skip",
-            "`skip` must be 0 or more",
-        ));
-    }
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid(
-            ErrorCode::VALIDATION_009,
-            "limit",
-            "`limit` must be between 1 and 100",
-        ));
-    }
-    Ok((skip, limit))
 }
 
 fn title(raw: &str) -> ApiResult<String> {
@@ -220,11 +200,11 @@ type Change = (TodoWrite, Option<Vec<TagName>>);
 
 /// Todo rules over the store.
 pub struct TodoService {
-    store: Arc<dyn Store>,
+    store: Arc<dyn TodoStore>,
 }
 
 impl TodoService {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn TodoStore>) -> Self {
         TodoService { store }
     }
 
@@ -463,13 +443,5 @@ mod tests {
         assert_eq!(completed_at(false, None, true, t1), Some(t1));
         assert_eq!(completed_at(true, Some(t0), true, t1), Some(t0));
         assert_eq!(completed_at(true, Some(t0), false, t1), None);
-    }
-
-    #[test]
-    fn paging_bounds() {
-        assert_eq!(page(None, None).unwrap(), (0, 20));
-        assert!(page(Some(-1), None).is_err());
-        assert!(page(None, Some(0)).is_err());
-        assert!(page(None, Some(101)).is_err());
     }
 }

@@ -8,15 +8,15 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-pub use todo_api::store::Backend;
-use todo_api::store::Pool;
+pub use todo_api::db::Backend;
+use todo_api::db::Pool;
 
 /// Runs the same sqlx expression on whichever pool `$pool` holds.
 macro_rules! on_pool {
     ($pool:expr, |$p:ident| $body:expr) => {
         match $pool {
-            todo_api::store::Pool::Postgres($p) => $body,
-            todo_api::store::Pool::Sqlite($p) => $body,
+            todo_api::db::Pool::Postgres($p) => $body,
+            todo_api::db::Pool::Sqlite($p) => $body,
         }
     };
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use todo_api::config::Config;
-use todo_api::store::Pool;
+use todo_api::db::Pool;
 
 use crate::helpers::*;
 

@@ -428,14 +428,14 @@ async fn database_outage_fails_fast_with_503_and_recovers_without_restart() {
 
     // No acknowledged write is lost: check the database directly (not through the proxy).
     let stored: Vec<Uuid> = match &app.db {
-        todo_api::store::Pool::Postgres(p) => {
+        todo_api::db::Pool::Postgres(p) => {
             sqlx::query_scalar("SELECT id FROM todos WHERE id = ANY($1)")
                 .bind(&acked)
                 .fetch_all(p)
                 .await
                 .unwrap()
         }
-        todo_api::store::Pool::Sqlite(_) => unreachable!("a Postgres test"),
+        todo_api::db::Pool::Sqlite(_) => unreachable!("a Postgres test"),
     };
     let stored: HashSet<Uuid> = stored.into_iter().collect();
     let missing: Vec<&Uuid> = acked.iter().filter(|id| !stored.contains(id)).collect();

@@ -1,4 +1,7 @@
-//! Per-client-IP rate limit shared by the credential operations.
+//! Per-client-IP rate limit shared by the credential operations; its shared buckets
+//! live in the database (`store.rs`).
+
+mod store;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -9,7 +12,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::ApiError;
-use crate::store::RateLimitStore;
+
+pub use store::RateLimitStore;
 
 /// Paths that share one bucket per client (POST only).
 pub const LIMITED_PATHS: &[&str] = &[

@@ -1,0 +1,105 @@
+//! Users' and sessions' storage: the traits the auth service uses, their rows, the SQL
+//! for both backends (`sql.rs`) and the PostgreSQL listener that feeds the session
+//! cache (`listen.rs`).
+
+mod listen;
+mod sql;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::db::StoreResult;
+
+pub use listen::listen;
+
+/// A user as stored, including the password hash (never leaves the service layer).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+    pub password_hash: String,
+    pub is_active: bool,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What an access-token check needs to know, read in one round trip.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenStatus {
+    pub is_active: bool,
+    /// 1 when the token's session exists and is not revoked.
+    pub active_sessions: i64,
+    /// 1 when the token's jti is on the revocation list.
+    pub revoked: i64,
+}
+
+/// A new login session: the family of refresh tokens of one login.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub refresh_jti: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Outcome of presenting a refresh token for rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current; the session now expects the new jti.
+    Rotated,
+    /// The token had already been rotated: the whole session is now revoked.
+    ReuseDetected,
+    /// The session is unknown, expired or already revoked.
+    Revoked,
+}
+
+/// Users and their credentials.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>>;
+    async fn touch_last_login(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Sets a new hash and revokes every session of the user, atomically.
+    async fn change_password(&self, id: Uuid, hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// Login sessions, refresh-token rotation and access-token revocation.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, s: &NewSession, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn rotate_refresh(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+        presented_jti: Uuid,
+        next_jti: Uuid,
+        expires_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Rotation>;
+    /// Revokes the session and puts the access token's jti on the list until `access_exp`.
+    async fn logout(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+        access_jti: Uuid,
+        access_exp: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// `None` when the user no longer exists.
+    async fn token_status(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        jti: Uuid,
+    ) -> StoreResult<Option<TokenStatus>>;
+    /// Deletes revocations and sessions that can no longer matter; returns rows removed.
+    async fn purge_expired(
+        &self,
+        now: DateTime<Utc>,
+        session_cutoff: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+}

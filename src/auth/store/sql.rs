@@ -1,0 +1,228 @@
+//! The SQL of [`UserStore`] and [`SessionStore`], written once in the dialect
+//! PostgreSQL and SQLite share and compiled for each backend.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{NewSession, Rotation, SessionStore, TokenStatus, UserRecord, UserStore};
+use crate::db::{Sql, StoreResult};
+
+const USER_COLUMNS: &str =
+    "id, email, name, password_hash, is_active, last_login_at, created_at, updated_at";
+
+/// Implements [`UserStore`] on one backend's [`Sql`].
+macro_rules! user_store {
+    ($db:ty) => {
+        #[async_trait]
+        impl UserStore for Sql<$db> {
+            async fn create_user(&self, u: &UserRecord) -> StoreResult<()> {
+                let q = sqlx::query(
+                    "INSERT INTO users (id, email, name, password_hash, is_active, last_login_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(u.id)
+                .bind(&u.email)
+                .bind(&u.name)
+                .bind(&u.password_hash)
+                .bind(u.is_active)
+                .bind(u.last_login_at)
+                .bind(u.created_at)
+                .bind(u.updated_at);
+                self.guard
+                    .run("create_user", async { q.execute(&self.pool).await.map(drop) })
+                    .await
+            }
+
+            async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = $1");
+                self.guard
+                    .run("user_by_email", async {
+                        sqlx::query_as(&sql).bind(email).fetch_optional(&self.pool).await
+                    })
+                    .await
+            }
+
+            async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>> {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+                self.guard
+                    .run("user_by_id", async {
+                        sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await
+                    })
+                    .await
+            }
+
+            async fn touch_last_login(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+                let q = sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(at);
+                self.guard
+                    .run("touch_last_login", async { q.execute(&self.pool).await.map(drop) })
+                    .await
+            }
+
+            async fn change_password(&self, id: Uuid, hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
+                self.guard
+                    .run("change_password", async {
+                        let mut tx = self.pool.begin().await?;
+                        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                            .bind(id)
+                            .bind(hash)
+                            .bind(at)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(
+                            "UPDATE sessions SET revoked_at = $2, updated_at = $2 \
+                             WHERE user_id = $1 AND revoked_at IS NULL",
+                        )
+                        .bind(id)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                        tx.commit().await
+                    })
+                    .await
+            }
+        }
+    };
+}
+
+/// Implements [`SessionStore`] on one backend's [`Sql`].
+macro_rules! session_store {
+    ($db:ty) => {
+        #[async_trait]
+        impl SessionStore for Sql<$db> {
+            async fn create_session(&self, s: &NewSession, at: DateTime<Utc>) -> StoreResult<()> {
+                let q = sqlx::query(
+                    "INSERT INTO sessions (id, user_id, refresh_jti, expires_at, revoked_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, NULL, $5, $5)",
+                )
+                .bind(s.id)
+                .bind(s.user_id)
+                .bind(s.refresh_jti)
+                .bind(s.expires_at)
+                .bind(at);
+                self.guard
+                    .run("create_session", async { q.execute(&self.pool).await.map(drop) })
+                    .await
+            }
+
+            async fn rotate_refresh(
+                &self,
+                session_id: Uuid,
+                user_id: Uuid,
+                presented_jti: Uuid,
+                next_jti: Uuid,
+                expires_at: DateTime<Utc>,
+                at: DateTime<Utc>,
+            ) -> StoreResult<Rotation> {
+                self.guard.run("rotate_refresh", async {
+                    // Compare-and-swap: only the current refresh token of a live session rotates.
+                    let rotated = sqlx::query(
+                        "UPDATE sessions SET refresh_jti = $4, expires_at = $5, updated_at = $6 \
+                         WHERE id = $1 AND user_id = $2 AND refresh_jti = $3 AND revoked_at IS NULL AND expires_at > $6",
+                    )
+                    .bind(session_id)
+                    .bind(user_id)
+                    .bind(presented_jti)
+                    .bind(next_jti)
+                    .bind(expires_at)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                    if rotated == 1 {
+                        return Ok(Rotation::Rotated);
+                    }
+                    // Not current: if the session is still live, this is a replayed token.
+                    let revoked = sqlx::query(
+                        "UPDATE sessions SET revoked_at = $3, updated_at = $3 \
+                         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND refresh_jti <> $4",
+                    )
+                    .bind(session_id)
+                    .bind(user_id)
+                    .bind(at)
+                    .bind(presented_jti)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                    Ok(if revoked == 1 { Rotation::ReuseDetected } else { Rotation::Revoked })
+                }).await
+            }
+
+            async fn logout(
+                &self,
+                session_id: Uuid,
+                user_id: Uuid,
+                access_jti: Uuid,
+                access_exp: DateTime<Utc>,
+                at: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                self.guard.run("logout", async {
+                    let mut tx = self.pool.begin().await?;
+                    sqlx::query(
+                        "INSERT INTO revoked_tokens (jti, user_id, expires_at, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (jti) DO NOTHING",
+                    )
+                    .bind(access_jti)
+                    .bind(user_id)
+                    .bind(access_exp)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE sessions SET revoked_at = $3, updated_at = $3 \
+                         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(session_id)
+                    .bind(user_id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await
+                }).await
+            }
+
+            async fn token_status(
+                &self,
+                user_id: Uuid,
+                session_id: Uuid,
+                jti: Uuid,
+            ) -> StoreResult<Option<TokenStatus>> {
+                let q = sqlx::query_as(
+                    "SELECT u.is_active, \
+                       (SELECT COUNT(*) FROM sessions s WHERE s.id = $2 AND s.user_id = u.id AND s.revoked_at IS NULL) AS active_sessions, \
+                       (SELECT COUNT(*) FROM revoked_tokens r WHERE r.jti = $3) AS revoked \
+                     FROM users u WHERE u.id = $1",
+                )
+                .bind(user_id)
+                .bind(session_id)
+                .bind(jti);
+                self.guard
+                    .run("token_status", async { q.fetch_optional(&self.pool).await })
+                    .await
+            }
+
+            async fn purge_expired(&self, now: DateTime<Utc>, session_cutoff: DateTime<Utc>) -> StoreResult<u64> {
+                self.guard.run("purge_expired", async {
+                    let tokens = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                    let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+                        .bind(session_cutoff)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                    Ok(tokens + sessions)
+                }).await
+            }
+        }
+    };
+}
+
+user_store!(sqlx::Postgres);
+user_store!(sqlx::Sqlite);
+session_store!(sqlx::Postgres);
+session_store!(sqlx::Sqlite);
