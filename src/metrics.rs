@@ -21,6 +21,8 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 impl Metrics {
+    /// Every series, registered.
+    // long: one declaration per series, in the order `/metrics` lists them.
     pub fn new() -> Self {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(

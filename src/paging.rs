@@ -1,11 +1,10 @@
 //! Paging shared by every list (todos, tags): `skip` and `limit` rules.
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::wire::MAX_LIMIT;
 
 /// `limit` when the request gives none.
 pub const DEFAULT_LIMIT: i64 = 20;
-/// Largest `limit`.
-pub const MAX_LIMIT: i64 = 100;
 
 /// Checks `skip` (≥ 0) and `limit` (1..=[`MAX_LIMIT`], default [`DEFAULT_LIMIT`])
 /// (VALIDATION_009).

@@ -39,7 +39,7 @@ impl AuthApi {
         let user = self
             .state
             .auth
-            .register(&b.email.0, b.password.0, b.name)
+            .register(&b.email.0, b.password.0, b.name.map(|n| n.0))
             .await?;
         Ok(Registered::Created(
             Json(user),

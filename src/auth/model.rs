@@ -7,16 +7,17 @@ use uuid::Uuid;
 use crate::wire::Timestamp;
 
 use super::store::UserRecord;
-use crate::wire::{EmailString, PasswordString};
+use crate::wire::{
+    EmailString, NameString, NewPasswordString, PasswordString, UserEmail, UserName,
+};
 
 /// A registered user (never includes the password hash).
 #[derive(Debug, Clone, Object)]
 pub struct User {
     pub id: Uuid,
-    #[oai(validator(max_length = 254))]
-    pub email: String,
-    #[oai(nullable, validator(max_length = 100))]
-    pub name: Option<String>,
+    pub email: UserEmail,
+    #[oai(nullable)]
+    pub name: Option<UserName>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     #[oai(nullable)]
@@ -27,8 +28,8 @@ impl From<UserRecord> for User {
     fn from(u: UserRecord) -> Self {
         User {
             id: u.id,
-            email: u.email,
-            name: u.name,
+            email: UserEmail::new(u.email),
+            name: u.name.map(UserName::new),
             created_at: u.created_at.into(),
             updated_at: u.updated_at.into(),
             last_login_at: u.last_login_at.map(Timestamp),
@@ -65,19 +66,17 @@ pub struct Message {
 pub struct RegisterRequest {
     pub email: EmailString,
     /// 8 to 128 characters with an upper-case and a lower-case letter, a digit and a special character.
-    #[oai(validator(min_length = 8, max_length = 128))]
-    pub password: PasswordString,
-    #[oai(validator(max_length = 100, pattern = r"^[^\u0000]*$"))]
+    pub password: NewPasswordString,
     #[serde(default, deserialize_with = "crate::http::body::present")]
-    pub name: Option<String>,
+    pub name: Option<NameString>,
 }
 
 impl poem_openapi::types::Example for RegisterRequest {
     fn example() -> Self {
         RegisterRequest {
-            email: crate::wire::EmailString::new("ada@example.com"),
-            password: crate::wire::PasswordString::new("Correct#Horse9"),
-            name: Some("Ada".into()),
+            email: EmailString::new("ada@example.com"),
+            password: NewPasswordString::new("Correct#Horse9"),
+            name: Some(NameString::new("Ada")),
         }
     }
 }
@@ -122,6 +121,5 @@ pub struct LogoutRequest {
 pub struct ChangePasswordRequest {
     pub current_password: PasswordString,
     /// Same policy as registration; must differ from the current password.
-    #[oai(validator(min_length = 8, max_length = 128))]
-    pub new_password: PasswordString,
+    pub new_password: NewPasswordString,
 }

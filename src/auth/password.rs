@@ -13,6 +13,7 @@ use tokio::sync::{oneshot, OnceCell};
 use crate::config::Argon2Params;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::memory::release_free_memory;
+use crate::wire::{MAX_PASSWORD, MIN_PASSWORD};
 
 /// Hashes and verifies passwords off the async executor, at most `workers` at a time;
 /// when more than `queue` calls wait, new ones fail fast with 503 (SERVER_001).
@@ -154,8 +155,10 @@ pub fn check_strength(field: &str, password: &str) -> ApiResult<()> {
             format!("Password too weak: {why}"),
         ))
     };
-    if !(8..=128).contains(&len) {
-        return weak("it must be 8 to 128 characters long");
+    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&len) {
+        return weak(&format!(
+            "it must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long"
+        ));
     }
     let has = |f: fn(char) -> bool| password.chars().any(f);
     if !has(char::is_uppercase) {

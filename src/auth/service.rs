@@ -13,6 +13,7 @@ use crate::db::{now, StoreError};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::metrics::Metrics;
 use crate::text::check_text;
+use crate::wire::{MAX_EMAIL, MAX_NAME};
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -34,7 +35,7 @@ pub struct AuthService {
 /// Normalizes and checks an email address (VALIDATION_001 when malformed).
 pub fn normalize_email(raw: &str) -> ApiResult<String> {
     let email = raw.trim().to_lowercase();
-    let valid = email.chars().count() <= 254
+    let valid = email.chars().count() <= MAX_EMAIL
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && match email.rsplit_once('@') {
             Some((local, domain)) => {
@@ -96,7 +97,7 @@ impl AuthService {
         let email = normalize_email(email)?;
         check_strength("password", &password)?;
         if let Some(n) = &name {
-            check_text("name", n, 100)?;
+            check_text("name", n, MAX_NAME)?;
         }
         let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
         let hash = self.hasher.hash(password).await?;

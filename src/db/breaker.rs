@@ -150,6 +150,7 @@ impl CircuitBreaker {
         })
     }
 
+    // long: one match over every transition of the state machine reads best whole.
     fn record(&self, generation: u64, probe: bool, outcome: Outcome, now: Instant) {
         let mut inner = self.lock();
         if inner.generation != generation {

@@ -151,32 +151,8 @@ fn classify(err: poem::Error, routes: &RouteTable, path: &str) -> ApiError {
             .downcast::<ApiError>()
             .unwrap_or_else(ApiError::internal_poem);
     }
-    let param = match (
-        err.downcast_ref::<ParseParamError>(),
-        err.downcast_ref::<ParsePathError>(),
-    ) {
-        (Some(p), _) => Some((p.name.to_owned(), p.reason.as_str())),
-        // poem-openapi names path parameters `param<N>` internally; report the spec's name.
-        (_, Some(p)) => Some((
-            routes
-                .path_param(path, p.name)
-                .unwrap_or_else(|| p.name.to_owned()),
-            p.reason.as_str(),
-        )),
-        _ => None,
-    };
-    if let Some((name, reason)) = param {
-        let code = if reason.contains("expects an input value") {
-            ErrorCode::VALIDATION_004
-        } else if reason.contains("maxLength") {
-            ErrorCode::VALIDATION_005
-        } else if ENUM_PARAMS.contains(&name.as_str()) {
-            ErrorCode::VALIDATION_006
-        } else {
-            ErrorCode::VALIDATION_009
-        };
-        let message = format!("Invalid parameter `{name}`");
-        return ApiError::invalid(code, name, message);
+    if let Some(e) = classify_param(&err, routes, path) {
+        return e;
     }
     if let Some(p) = err.downcast_ref::<ParseRequestPayloadError>() {
         return match serde_error(".".into(), &p.reason) {
@@ -194,6 +170,40 @@ fn classify(err: poem::Error, routes: &RouteTable, path: &str) -> ApiError {
     if err.is::<AuthorizationError>() {
         return ApiError::InvalidToken;
     }
+    classify_status(err, routes, path)
+}
+
+/// A query or path parameter poem-openapi could not parse, as a VALIDATION_* error.
+fn classify_param(err: &poem::Error, routes: &RouteTable, path: &str) -> Option<ApiError> {
+    let (name, reason) = match (
+        err.downcast_ref::<ParseParamError>(),
+        err.downcast_ref::<ParsePathError>(),
+    ) {
+        (Some(p), _) => (p.name.to_owned(), p.reason.as_str()),
+        // poem-openapi names path parameters `param<N>` internally; report the spec's name.
+        (_, Some(p)) => (
+            routes
+                .path_param(path, p.name)
+                .unwrap_or_else(|| p.name.to_owned()),
+            p.reason.as_str(),
+        ),
+        _ => return None,
+    };
+    let code = if reason.contains("expects an input value") {
+        ErrorCode::VALIDATION_004
+    } else if reason.contains("maxLength") {
+        ErrorCode::VALIDATION_005
+    } else if ENUM_PARAMS.contains(&name.as_str()) {
+        ErrorCode::VALIDATION_006
+    } else {
+        ErrorCode::VALIDATION_009
+    };
+    let message = format!("Invalid parameter `{name}`");
+    Some(ApiError::invalid(code, name, message))
+}
+
+/// Any other framework error, by its status.
+fn classify_status(err: poem::Error, routes: &RouteTable, path: &str) -> ApiError {
     match err.status() {
         StatusCode::NOT_FOUND => ApiError::RouteNotFound,
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed {
@@ -244,6 +254,62 @@ fn request_span(req: &Request, route: &str, id: &str) -> tracing::Span {
     span
 }
 
+/// What is checked before routing: the body limit, then the auth rate limit.
+async fn pre_checks(req: &mut Request, ctx: &HttpContext) -> Result<(), ApiError> {
+    enforce_body_limit(req).await?;
+    if req.method() != Method::POST || !LIMITED_PATHS.contains(&req.uri().path()) {
+        return Ok(());
+    }
+    let Some(peer) = req.remote_addr().as_socket_addr().map(|a| a.ip()) else {
+        return Ok(());
+    };
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let client = ctx.trusted_proxies.client(peer, &forwarded);
+    ctx.limiter.check(client).await
+}
+
+/// What the request's log line and metrics need once the response is known.
+struct Finished<'a> {
+    id: &'a str,
+    method: &'a Method,
+    route: &'a str,
+    caller: &'a CallerSlot,
+    traceparent: Option<String>,
+    started: Instant,
+}
+
+impl Finished<'_> {
+    /// Records the status on the span, counts the request and writes its log line.
+    fn record(self, span: &tracing::Span, status: u16, metrics: &Metrics) {
+        span.record("http.response.status_code", status);
+        let trace = span.context().span().span_context().clone();
+        let trace_id = if trace.is_valid() {
+            trace.trace_id()
+        } else {
+            // No OTel export: still correlate the log line with the caller's trace.
+            traceparent_id(&self.traceparent)
+                .unwrap_or_else(|| TraceId::from(rand::random::<u128>()))
+        };
+        let elapsed = self.started.elapsed().as_secs_f64();
+        metrics.observe_request(self.method.as_str(), self.route, status, elapsed);
+        tracing::info!(
+            request_id = %self.id,
+            method = %self.method,
+            route = self.route,
+            status,
+            latency_ms = elapsed * 1000.0,
+            user_id = self.caller.0.get().map(tracing::field::display),
+            trace_id = %trace_id,
+            "request"
+        );
+    }
+}
+
 /// Wraps the whole application: every response gets `X-Request-ID`, every error the
 /// documented body, and a log line is written per request.
 pub async fn handle<E: Endpoint>(
@@ -257,20 +323,7 @@ pub async fn handle<E: Endpoint>(
     req.extensions_mut().insert(caller.clone());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-
-    let mut pre = enforce_body_limit(&mut req).await;
-    if pre.is_ok() && method == Method::POST && LIMITED_PATHS.contains(&path.as_str()) {
-        if let Some(peer) = req.remote_addr().as_socket_addr().map(|a| a.ip()) {
-            let forwarded: Vec<&str> = req
-                .headers()
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect();
-            let client = ctx.trusted_proxies.client(peer, &forwarded);
-            pre = ctx.limiter.check(client).await;
-        }
-    }
+    let pre = pre_checks(&mut req, &ctx).await;
     let route = ctx.routes.template(&path).unwrap_or("unmatched");
     let span = request_span(&req, route, &id);
     let traceparent = req
@@ -296,27 +349,14 @@ pub async fn handle<E: Endpoint>(
         resp.headers_mut().insert("x-request-id", v);
     }
     ctx.cors.decorate(origin, resp.headers_mut());
-    let status = resp.status().as_u16();
-    span.record("http.response.status_code", status);
-    let trace = span.context().span().span_context().clone();
-    let trace_id = if trace.is_valid() {
-        trace.trace_id()
-    } else {
-        // No OTel export: still correlate the log line with the caller's trace.
-        traceparent_id(&traceparent).unwrap_or_else(|| TraceId::from(rand::random::<u128>()))
-    };
-    let elapsed = started.elapsed().as_secs_f64();
-    ctx.metrics
-        .observe_request(method.as_str(), route, status, elapsed);
-    tracing::info!(
-        request_id = %id,
-        method = %method,
+    let finished = Finished {
+        id: &id,
+        method: &method,
         route,
-        status,
-        latency_ms = elapsed * 1000.0,
-        user_id = caller.0.get().map(tracing::field::display),
-        trace_id = %trace_id,
-        "request"
-    );
+        caller: &caller,
+        traceparent,
+        started,
+    };
+    finished.record(&span, resp.status().as_u16(), &ctx.metrics);
     Ok(resp)
 }

@@ -11,7 +11,7 @@ use crate::http::body::JsonBody;
 use crate::http::responses::*;
 use crate::paging::page;
 use crate::state::AppState;
-use crate::wire::ApiTags;
+use crate::wire::{ApiTags, Limit, Skip};
 
 /// CRUD of the caller's tags.
 pub struct TagApi {
@@ -38,13 +38,11 @@ impl TagApi {
         &self,
         auth: Auth,
         /// Items to skip.
-        #[oai(validator(minimum(value = "0")))]
-        skip: Query<Option<i64>>,
+        skip: Query<Option<Skip>>,
         /// Page size (1..=100, default 20).
-        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
-        limit: Query<Option<i64>>,
+        limit: Query<Option<Limit>>,
     ) -> Result<Json<TagPage>, Errors<{ AUTHED | UNPROCESSABLE }>> {
-        let (skip, limit) = page(skip.0, limit.0)?;
+        let (skip, limit) = page(skip.0.map(|s| s.0), limit.0.map(|l| l.0))?;
         Ok(Json(
             self.state.tags.list(auth.user().id, skip, limit).await?,
         ))

@@ -5,7 +5,7 @@ use poem_openapi::Object;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::wire::Timestamp;
+use crate::wire::{TagNameString, Timestamp};
 
 use super::store::TagRecord;
 
@@ -36,12 +36,7 @@ impl From<TagRecord> for Tag {
 /// A new tag. Names are trimmed and unique per user, ignoring case.
 #[derive(Debug, Deserialize, Object)]
 pub struct NewTag {
-    #[oai(validator(
-        min_length = 1,
-        max_length = 50,
-        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
-    ))]
-    pub name: String,
+    pub name: TagNameString,
     #[oai(nullable, validator(pattern = "^#[0-9A-Fa-f]{6}$"))]
     #[serde(default)]
     pub color: Option<String>,
@@ -50,13 +45,8 @@ pub struct NewTag {
 /// Changes to a tag: absent fields stay; `color: null` clears the color.
 #[derive(Debug, Deserialize, Object)]
 pub struct TagPatch {
-    #[oai(validator(
-        min_length = 1,
-        max_length = 50,
-        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
-    ))]
     #[serde(default)]
-    pub name: MaybeUndefined<String>,
+    pub name: MaybeUndefined<TagNameString>,
     #[oai(nullable, validator(pattern = "^#[0-9A-Fa-f]{6}$"))]
     #[serde(default)]
     pub color: MaybeUndefined<String>,

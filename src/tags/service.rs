@@ -10,9 +10,7 @@ use super::store::{TagName, TagRecord, TagStore};
 use crate::db::{now, StoreError};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::text::required_text;
-
-/// Longest tag name, in characters.
-pub const MAX_TAG_NAME: usize = 50;
+use crate::wire::MAX_TAG_NAME;
 
 /// Trims and checks a tag name given in `field`; returns it with its lower-cased key.
 pub fn tag_name(field: &str, raw: &str) -> ApiResult<TagName> {

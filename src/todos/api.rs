@@ -6,13 +6,14 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
+use super::model::IfMatch;
 use super::model::*;
-use super::service::{IfMatch, ListParams};
+use super::service::ListParams;
 use crate::auth::security::Auth;
 use crate::http::body::JsonBody;
 use crate::http::responses::*;
 use crate::state::AppState;
-use crate::wire::ApiTags;
+use crate::wire::{ApiTags, Limit, Search, Skip, TagFilter};
 
 /// CRUD, completion and listing of the caller's todos.
 pub struct TodoApi {
@@ -69,19 +70,15 @@ impl TodoApi {
         &self,
         auth: Auth,
         /// Items to skip.
-        #[oai(validator(minimum(value = "0")))]
-        skip: Query<Option<i64>>,
+        skip: Query<Option<Skip>>,
         /// Page size (1..=100, default 20).
-        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
-        limit: Query<Option<i64>>,
+        limit: Query<Option<Limit>>,
         is_completed: Query<Option<bool>>,
         priority: Query<Option<Priority>>,
         /// A tag name (case-insensitive).
-        #[oai(validator(max_length = 50, pattern = r"^[^\u0000]*$"))]
-        tag: Query<Option<String>>,
+        tag: Query<Option<TagFilter>>,
         /// Case-insensitive substring of title or description.
-        #[oai(validator(max_length = 255, pattern = r"^[^\u0000]*$"))]
-        q: Query<Option<String>>,
+        q: Query<Option<Search>>,
         due_before: Query<Option<DateTime<Utc>>>,
         due_after: Query<Option<DateTime<Utc>>>,
         /// Default `created_at`.
@@ -90,12 +87,12 @@ impl TodoApi {
         sort_order: Query<Option<SortOrder>>,
     ) -> Result<Json<TodoPage>, Errors<{ AUTHED | UNPROCESSABLE }>> {
         let params = ListParams {
-            skip: skip.0,
-            limit: limit.0,
+            skip: skip.0.map(|s| s.0),
+            limit: limit.0.map(|l| l.0),
             is_completed: is_completed.0,
             priority: priority.0,
-            tag: tag.0,
-            q: q.0,
+            tag: tag.0.map(|t| t.0),
+            q: q.0.map(|q| q.0),
             due_before: due_before.0,
             due_after: due_after.0,
             sort_by: sort_by.0,

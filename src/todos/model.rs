@@ -10,7 +10,7 @@ use crate::wire::Timestamp;
 
 use super::store::TodoOrder;
 use crate::tags::model::Tag;
-use crate::wire::TagNameString;
+use crate::wire::{DescriptionString, TagNameString, TagNames, TitleString};
 
 /// How urgent a todo is; sorts low < medium < high.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Enum, Deserialize)]
@@ -103,15 +103,10 @@ pub struct Todo {
 #[oai(example)]
 pub struct TodoInput {
     /// 1 to 255 characters; surrounding whitespace is trimmed.
-    #[oai(validator(
-        min_length = 1,
-        max_length = 255,
-        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
-    ))]
-    pub title: String,
-    #[oai(nullable, validator(max_length = 10000, pattern = r"^[^\u0000]*$"))]
+    pub title: TitleString,
+    #[oai(nullable)]
     #[serde(default)]
-    pub description: Option<String>,
+    pub description: Option<DescriptionString>,
     /// Defaults to `medium`.
     #[serde(default, deserialize_with = "crate::http::body::present")]
     pub priority: Option<Priority>,
@@ -122,20 +117,19 @@ pub struct TodoInput {
     #[serde(default, deserialize_with = "crate::http::body::present")]
     pub is_completed: Option<bool>,
     /// Tag names; unknown ones are created, duplicates (ignoring case) collapse.
-    #[oai(validator(max_items = 50))]
     #[serde(default, deserialize_with = "crate::http::body::present")]
-    pub tags: Option<Vec<TagNameString>>,
+    pub tags: Option<TagNames>,
 }
 
 impl poem_openapi::types::Example for TodoInput {
     fn example() -> Self {
         TodoInput {
-            title: "Buy milk".into(),
-            description: Some("Two litres, semi-skimmed".into()),
+            title: TitleString::new("Buy milk"),
+            description: Some(DescriptionString::new("Two litres, semi-skimmed")),
             priority: Some(Priority::High),
             due_date: None,
             is_completed: Some(false),
-            tags: Some(vec![TagNameString::new("errands")]),
+            tags: Some(TagNames(vec![TagNameString::new("errands")])),
         }
     }
 }
@@ -143,16 +137,11 @@ impl poem_openapi::types::Example for TodoInput {
 /// A partial update: absent fields stay; `null` clears `description` and `due_date`.
 #[derive(Debug, Deserialize, Object)]
 pub struct TodoPatch {
-    #[oai(validator(
-        min_length = 1,
-        max_length = 255,
-        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
-    ))]
     #[serde(default)]
-    pub title: MaybeUndefined<String>,
-    #[oai(nullable, validator(max_length = 10000, pattern = r"^[^\u0000]*$"))]
+    pub title: MaybeUndefined<TitleString>,
+    #[oai(nullable)]
     #[serde(default)]
-    pub description: MaybeUndefined<String>,
+    pub description: MaybeUndefined<DescriptionString>,
     #[serde(default)]
     pub priority: MaybeUndefined<Priority>,
     #[oai(nullable)]
@@ -161,9 +150,8 @@ pub struct TodoPatch {
     #[serde(default)]
     pub is_completed: MaybeUndefined<bool>,
     /// Replaces the todo's tags when present.
-    #[oai(validator(max_items = 50))]
     #[serde(default)]
-    pub tags: MaybeUndefined<Vec<TagNameString>>,
+    pub tags: MaybeUndefined<TagNames>,
 }
 
 /// One page of todos.
@@ -175,4 +163,39 @@ pub struct TodoPage {
     pub skip: i64,
     pub limit: i64,
     pub has_more: bool,
+}
+
+/// A parsed `If-Match` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: any current version.
+    Any,
+    /// The listed strong ETags; weak (`W/`) and unparseable ones match nothing, since
+    /// If-Match uses strong comparison (RFC 9110 §13.1.1).
+    Versions(Vec<i64>),
+}
+
+impl IfMatch {
+    /// Parses the header value.
+    pub fn parse(header: &str) -> Self {
+        if header.trim() == "*" {
+            return IfMatch::Any;
+        }
+        let versions = header
+            .split(',')
+            .filter_map(|tag| {
+                let tag = tag.trim();
+                tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+            })
+            .collect();
+        IfMatch::Versions(versions)
+    }
+
+    /// Whether the todo at `version` satisfies the header.
+    pub fn matches(&self, version: i64) -> bool {
+        match self {
+            IfMatch::Any => true,
+            IfMatch::Versions(v) => v.contains(&version),
+        }
+    }
 }

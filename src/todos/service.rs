@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use poem_openapi::types::MaybeUndefined;
 use uuid::Uuid;
 
-use super::model::{Priority, SortBy, SortOrder, Todo, TodoInput, TodoPage, TodoPatch};
+use super::model::{IfMatch, Priority, SortBy, SortOrder, Todo, TodoInput, TodoPage, TodoPatch};
 use super::store::{TodoQuery, TodoRecord, TodoStore, TodoWithTags, TodoWrite};
 use crate::db::now;
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -15,48 +15,13 @@ use crate::tags::model::Tag;
 use crate::tags::service::tag_name;
 use crate::tags::store::{TagName, TagRecord};
 use crate::text::{check_text, required_text};
-use crate::wire::{TagNameString, Timestamp};
+use crate::wire::{
+    DescriptionString, TagNames, Timestamp, MAX_DESCRIPTION, MAX_SEARCH, MAX_TAGS, MAX_TAG_NAME,
+    MAX_TITLE,
+};
 
-/// Longest title and description, in characters.
-pub const MAX_TITLE: usize = 255;
-pub const MAX_DESCRIPTION: usize = 10_000;
-/// Most tag names on one todo.
-pub const MAX_TAGS: usize = 50;
 /// Attempts of a write without If-Match that races other writers.
 const WRITE_ATTEMPTS: usize = 5;
-
-/// A parsed `If-Match` header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IfMatch {
-    /// `*`: any current version.
-    Any,
-    /// The listed strong ETags; weak (`W/`) and unparseable ones match nothing, since
-    /// If-Match uses strong comparison (RFC 9110 §13.1.1).
-    Versions(Vec<i64>),
-}
-
-impl IfMatch {
-    pub fn parse(header: &str) -> Self {
-        if header.trim() == "*" {
-            return IfMatch::Any;
-        }
-        let versions = header
-            .split(',')
-            .filter_map(|tag| {
-                let tag = tag.trim();
-                tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
-            })
-            .collect();
-        IfMatch::Versions(versions)
-    }
-
-    fn matches(&self, version: i64) -> bool {
-        match self {
-            IfMatch::Any => true,
-            IfMatch::Versions(v) => v.contains(&version),
-        }
-    }
-}
 
 /// List parameters as received (validated here).
 #[derive(Debug, Clone, Default)]
@@ -77,15 +42,15 @@ fn title(raw: &str) -> ApiResult<String> {
     required_text("title", raw, MAX_TITLE)
 }
 
-fn description(raw: Option<String>) -> ApiResult<Option<String>> {
+fn description(raw: Option<DescriptionString>) -> ApiResult<Option<String>> {
     if let Some(d) = &raw {
         check_text("description", d, MAX_DESCRIPTION)?;
     }
-    Ok(raw)
+    Ok(raw.map(|d| d.0))
 }
 
 /// Trims tag names and collapses duplicates (ignoring case), keeping the first spelling.
-fn tag_names(raw: Vec<TagNameString>) -> ApiResult<Vec<TagName>> {
+fn tag_names(TagNames(raw): TagNames) -> ApiResult<Vec<TagName>> {
     if raw.len() > MAX_TAGS {
         return Err(ApiError::invalid(
             ErrorCode::VALIDATION_005,
@@ -393,6 +358,12 @@ impl TodoService {
     /// One page of the user's todos with their tags (loaded in one statement).
     pub async fn list(&self, user_id: Uuid, p: ListParams) -> ApiResult<TodoPage> {
         let (skip, limit) = page(p.skip, p.limit)?;
+        if let Some(t) = &p.tag {
+            check_text("tag", t, MAX_TAG_NAME)?;
+        }
+        if let Some(q) = &p.q {
+            check_text("q", q, MAX_SEARCH)?;
+        }
         let query = TodoQuery {
             user_id,
             is_completed: p.is_completed,

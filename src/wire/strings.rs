@@ -13,43 +13,99 @@ pub trait StringSchema: Send + Sync + 'static {
     fn schema() -> MetaSchema;
 }
 
-/// `format: email`.
-pub struct EmailFormat;
-impl StringSchema for EmailFormat {
-    const NAME: &'static str = "string_email";
-    fn schema() -> MetaSchema {
-        MetaSchema {
-            max_length: Some(254),
-            ..MetaSchema::new_with_format("string", "email")
+/// Longest email address, in characters (RFC 5321's path limit).
+pub const MAX_EMAIL: usize = 254;
+/// Longest display name, in characters.
+pub const MAX_NAME: usize = 100;
+/// Shortest and longest new password, in characters.
+pub const MIN_PASSWORD: usize = 8;
+pub const MAX_PASSWORD: usize = 128;
+/// Longest password accepted where one is checked, not set (login, current password).
+pub const MAX_PASSWORD_INPUT: usize = 1024;
+/// Longest todo title and description, in characters.
+pub const MAX_TITLE: usize = 255;
+pub const MAX_DESCRIPTION: usize = 10_000;
+/// Longest search text (`q`), in characters.
+pub const MAX_SEARCH: usize = 255;
+/// Longest tag name, in characters.
+pub const MAX_TAG_NAME: usize = 50;
+/// Most tag names on one todo.
+pub const MAX_TAGS: usize = 50;
+
+/// No NUL character (neither database stores one faithfully).
+const NO_NUL: &str = r"^[^\u0000]*$";
+/// Not blank and no NUL character.
+const NOT_BLANK: &str = r"^[^\u0000]*[^\s\u0000][^\u0000]*$";
+
+/// Declares a [`StringSchema`] marker: `name`, optional `format`, length bounds, pattern.
+macro_rules! string_schema {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $format:expr, $min:expr, $max:expr, $pattern:expr) => {
+        $(#[$doc])*
+        pub struct $ty;
+        impl StringSchema for $ty {
+            const NAME: &'static str = $name;
+            fn schema() -> MetaSchema {
+                let format: Option<&'static str> = $format;
+                let min: Option<usize> = $min;
+                let pattern: Option<&str> = $pattern;
+                MetaSchema {
+                    min_length: min,
+                    max_length: Some($max),
+                    pattern: pattern.map(Into::into),
+                    ..match format {
+                        Some(f) => MetaSchema::new_with_format("string", f),
+                        None => MetaSchema::new("string"),
+                    }
+                }
+            }
         }
-    }
+    };
 }
 
-/// `format: password` (Swagger UI masks it).
-pub struct PasswordFormat;
-impl StringSchema for PasswordFormat {
-    const NAME: &'static str = "string_password";
-    fn schema() -> MetaSchema {
-        MetaSchema {
-            max_length: Some(1024),
-            ..MetaSchema::new_with_format("string", "password")
-        }
-    }
-}
-
-/// A tag name: 1 to 50 characters, not blank.
-pub struct TagNameSchema;
-impl StringSchema for TagNameSchema {
-    const NAME: &'static str = "string_tag_name";
-    fn schema() -> MetaSchema {
-        MetaSchema {
-            min_length: Some(1),
-            max_length: Some(50),
-            pattern: Some(r"^[^\u0000]*[^\s\u0000][^\u0000]*$".into()),
-            ..MetaSchema::new("string")
-        }
-    }
-}
+string_schema!(
+    /// `format: email`, at most [`MAX_EMAIL`] characters.
+    EmailFormat, "string_email", Some("email"), None, MAX_EMAIL, None
+);
+string_schema!(
+    /// `format: password` (Swagger UI masks it): a password being checked.
+    PasswordFormat, "string_password", Some("password"), None, MAX_PASSWORD_INPUT, None
+);
+string_schema!(
+    /// A password being set: [`MIN_PASSWORD`] to [`MAX_PASSWORD`] characters.
+    NewPasswordFormat, "string_new_password", Some("password"), Some(MIN_PASSWORD), MAX_PASSWORD, None
+);
+string_schema!(
+    /// A display name: at most [`MAX_NAME`] characters, no NUL.
+    NameSchema, "string_name", None, None, MAX_NAME, Some(NO_NUL)
+);
+string_schema!(
+    /// An account's email address as the API returns it.
+    UserEmailSchema, "string_user_email", None, None, MAX_EMAIL, None
+);
+string_schema!(
+    /// An account's display name as the API returns it.
+    UserNameSchema, "string_user_name", None, None, MAX_NAME, None
+);
+string_schema!(
+    /// A todo title: 1 to [`MAX_TITLE`] characters, not blank.
+    TitleSchema, "string_title", None, Some(1), MAX_TITLE, Some(NOT_BLANK)
+);
+string_schema!(
+    /// A todo description: at most [`MAX_DESCRIPTION`] characters, no NUL.
+    DescriptionSchema, "string_description", None, None, MAX_DESCRIPTION, Some(NO_NUL)
+);
+string_schema!(
+    /// The `q` filter: at most [`MAX_SEARCH`] characters, no NUL.
+    SearchSchema, "string_search", None, None, MAX_SEARCH, Some(NO_NUL)
+);
+string_schema!(
+    /// The `tag` filter: at most [`MAX_TAG_NAME`] characters, no NUL.
+    TagFilterSchema, "string_tag_filter", None, None, MAX_TAG_NAME, Some(NO_NUL)
+);
+string_schema!(
+    /// A tag name: 1 to [`MAX_TAG_NAME`] characters, not blank.
+    TagNameSchema, "string_tag_name", None, Some(1), MAX_TAG_NAME, Some(NOT_BLANK)
+);
 
 /// A string deserialized strictly by serde, documented with the schema `S`. Its
 /// `Debug` never shows the value, so passwords cannot leak through logs.
@@ -59,14 +115,43 @@ pub struct SchemaString<S>(pub String, #[serde(skip)] std::marker::PhantomData<S
 
 /// An email address in a request body.
 pub type EmailString = SchemaString<EmailFormat>;
-/// A password in a request body.
+/// A password to check, in a request body.
 pub type PasswordString = SchemaString<PasswordFormat>;
+/// A password to set, in a request body.
+pub type NewPasswordString = SchemaString<NewPasswordFormat>;
+/// A display name in a request body.
+pub type NameString = SchemaString<NameSchema>;
+/// An account's email address in a response.
+pub type UserEmail = SchemaString<UserEmailSchema>;
+/// An account's display name in a response.
+pub type UserName = SchemaString<UserNameSchema>;
+/// A todo title in a request body.
+pub type TitleString = SchemaString<TitleSchema>;
+/// A todo description in a request body.
+pub type DescriptionString = SchemaString<DescriptionSchema>;
+/// The `q` query parameter.
+pub type Search = SchemaString<SearchSchema>;
+/// The `tag` query parameter.
+pub type TagFilter = SchemaString<TagFilterSchema>;
 /// A tag name in a request body.
 pub type TagNameString = SchemaString<TagNameSchema>;
 
 impl<S> SchemaString<S> {
     pub fn new(s: impl Into<String>) -> Self {
         SchemaString(s.into(), std::marker::PhantomData)
+    }
+}
+
+impl<S> Clone for SchemaString<S> {
+    fn clone(&self) -> Self {
+        SchemaString::new(self.0.clone())
+    }
+}
+
+impl<S> std::ops::Deref for SchemaString<S> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
     }
 }
 
