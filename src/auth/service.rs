@@ -108,6 +108,7 @@ impl AuthService {
             name,
             password_hash: hash,
             is_active: true,
+            credentials_version: 1,
             last_login_at: None,
             created_at: at,
             updated_at: at,
@@ -175,10 +176,14 @@ impl AuthService {
         let session = NewSession {
             id: sid,
             user_id: user.id,
+            credentials_version: user.credentials_version,
             refresh_jti: refresh.claims.jti,
             expires_at: refresh.claims.expires_at(),
         };
-        self.sessions.create_session(&session, now()).await?;
+        if !self.sessions.create_session(&session, now()).await? {
+            // The credentials changed while this login verified the old ones.
+            return Err(ApiError::InvalidCredentials);
+        }
         Ok(self.pair(access.token, refresh.token))
     }
 

@@ -14,6 +14,7 @@ mod errors;
 mod migrations;
 mod operations;
 mod properties;
+mod races;
 mod scaleout;
 mod sdk;
 mod sdk_helpers;

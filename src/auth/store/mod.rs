@@ -21,6 +21,8 @@ pub struct UserRecord {
     pub name: Option<String>,
     pub password_hash: String,
     pub is_active: bool,
+    /// Bumped by every change of the credentials; sessions carry the version they verified.
+    pub credentials_version: i64,
     pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -41,6 +43,8 @@ pub struct TokenStatus {
 pub struct NewSession {
     pub id: Uuid,
     pub user_id: Uuid,
+    /// The user's credentials version the login verified.
+    pub credentials_version: i64,
     pub refresh_jti: Uuid,
     pub expires_at: DateTime<Utc>,
 }
@@ -63,14 +67,17 @@ pub trait UserStore: Send + Sync {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>>;
     async fn touch_last_login(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
-    /// Sets a new hash and revokes every session of the user, atomically.
+    /// Sets a new hash, moves the credentials version on and revokes every session of
+    /// the user, atomically.
     async fn change_password(&self, id: Uuid, hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
 }
 
 /// Login sessions, refresh-token rotation and access-token revocation.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    async fn create_session(&self, s: &NewSession, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Opens a session, unless the user's credentials version is no longer the one
+    /// the login verified (or the user is gone or inactive): `false` then.
+    async fn create_session(&self, s: &NewSession, at: DateTime<Utc>) -> StoreResult<bool>;
     async fn rotate_refresh(
         &self,
         session_id: Uuid,

@@ -8,8 +8,8 @@ use uuid::Uuid;
 use super::{NewSession, Rotation, SessionStore, TokenStatus, UserRecord, UserStore};
 use crate::db::{Sql, StoreResult};
 
-const USER_COLUMNS: &str =
-    "id, email, name, password_hash, is_active, last_login_at, created_at, updated_at";
+const USER_COLUMNS: &str = "id, email, name, password_hash, is_active, credentials_version, \
+     last_login_at, created_at, updated_at";
 
 /// Implements [`UserStore`] on one backend's [`Sql`].
 macro_rules! user_store {
@@ -18,14 +18,16 @@ macro_rules! user_store {
         impl UserStore for Sql<$db> {
             async fn create_user(&self, u: &UserRecord) -> StoreResult<()> {
                 let q = sqlx::query(
-                    "INSERT INTO users (id, email, name, password_hash, is_active, last_login_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO users (id, email, name, password_hash, is_active, credentials_version, \
+                       last_login_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(u.id)
                 .bind(&u.email)
                 .bind(&u.name)
                 .bind(&u.password_hash)
                 .bind(u.is_active)
+                .bind(u.credentials_version)
                 .bind(u.last_login_at)
                 .bind(u.created_at)
                 .bind(u.updated_at);
@@ -65,7 +67,10 @@ macro_rules! user_store {
                 self.guard
                     .run("change_password", async {
                         let mut tx = self.pool.begin().await?;
-                        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                        sqlx::query(
+                            "UPDATE users SET password_hash = $2, updated_at = $3, \
+                             credentials_version = credentials_version + 1 WHERE id = $1",
+                        )
                             .bind(id)
                             .bind(hash)
                             .bind(at)
@@ -92,18 +97,25 @@ macro_rules! session_store {
     ($db:ty) => {
         #[async_trait]
         impl SessionStore for Sql<$db> {
-            async fn create_session(&self, s: &NewSession, at: DateTime<Utc>) -> StoreResult<()> {
+            async fn create_session(&self, s: &NewSession, at: DateTime<Utc>) -> StoreResult<bool> {
+                // The version check is inside the statement that creates the session: a
+                // change committed before it leaves nothing to insert.
                 let q = sqlx::query(
-                    "INSERT INTO sessions (id, user_id, refresh_jti, expires_at, revoked_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, NULL, $5, $5)",
+                    "INSERT INTO sessions (id, user_id, refresh_jti, expires_at, revoked_at, created_at, \
+                       updated_at, credentials_version) \
+                     SELECT $1, $2, $3, $4, NULL, $5, $5, $6 FROM users \
+                     WHERE id = $2 AND credentials_version = $6 AND is_active",
                 )
                 .bind(s.id)
                 .bind(s.user_id)
                 .bind(s.refresh_jti)
                 .bind(s.expires_at)
-                .bind(at);
+                .bind(at)
+                .bind(s.credentials_version);
                 self.guard
-                    .run("create_session", async { q.execute(&self.pool).await.map(drop) })
+                    .run("create_session", async {
+                        Ok(q.execute(&self.pool).await?.rows_affected() == 1)
+                    })
                     .await
             }
 
@@ -120,7 +132,8 @@ macro_rules! session_store {
                     // Compare-and-swap: only the current refresh token of a live session rotates.
                     let rotated = sqlx::query(
                         "UPDATE sessions SET refresh_jti = $4, expires_at = $5, updated_at = $6 \
-                         WHERE id = $1 AND user_id = $2 AND refresh_jti = $3 AND revoked_at IS NULL AND expires_at > $6",
+                         WHERE id = $1 AND user_id = $2 AND refresh_jti = $3 AND revoked_at IS NULL AND expires_at > $6 \
+                           AND credentials_version = (SELECT credentials_version FROM users WHERE id = $2)",
                     )
                     .bind(session_id)
                     .bind(user_id)
@@ -191,7 +204,8 @@ macro_rules! session_store {
             ) -> StoreResult<Option<TokenStatus>> {
                 let q = sqlx::query_as(
                     "SELECT u.is_active, \
-                       (SELECT COUNT(*) FROM sessions s WHERE s.id = $2 AND s.user_id = u.id AND s.revoked_at IS NULL) AS active_sessions, \
+                       (SELECT COUNT(*) FROM sessions s WHERE s.id = $2 AND s.user_id = u.id AND s.revoked_at IS NULL \
+                         AND s.credentials_version = u.credentials_version) AS active_sessions, \
                        (SELECT COUNT(*) FROM revoked_tokens r WHERE r.jti = $3) AS revoked \
                      FROM users u WHERE u.id = $1",
                 )
