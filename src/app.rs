@@ -26,7 +26,11 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         routes: RouteTable::from_spec(&spec),
         metrics: state.metrics.clone(),
         cors: CorsPolicy::new(&state.config.cors_origins),
-        limiter: AuthRateLimiter::new(state.config.auth_rate_limit_per_minute, shared_limits),
+        limiter: AuthRateLimiter::new(
+            state.config.auth_rate_limit_per_minute,
+            shared_limits,
+            state.config.rate_limit_ipv6_prefix,
+        ),
         trusted_proxies: state.config.trusted_proxies.clone(),
     });
     spawn_housekeeping(state.clone(), ctx.clone());

@@ -62,6 +62,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Auth requests per minute per client IP; 0 switches limiting off.
     pub auth_rate_limit_per_minute: u32,
+    /// Leading bits an IPv6 client is counted by in the rate limits (default 64).
+    pub rate_limit_ipv6_prefix: u8,
     /// Load balancers / reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: crate::http::client_ip::TrustedProxies,
     pub log_level: String,
@@ -190,6 +192,11 @@ impl Config {
                 var("AUTH_RATE_LIMIT_PER_MINUTE"),
                 5,
             )?,
+            rate_limit_ipv6_prefix: parse(
+                "RATE_LIMIT_IPV6_PREFIX",
+                var("RATE_LIMIT_IPV6_PREFIX"),
+                64,
+            )?,
             trusted_proxies: crate::http::client_ip::TrustedProxies::parse(
                 &var("TRUSTED_PROXIES").unwrap_or_default(),
             )
@@ -209,6 +216,9 @@ impl Config {
         };
         if config.access_token_minutes <= 0 || config.refresh_token_days <= 0 {
             bail!("ACCESS_TOKEN_EXPIRE_MINUTES and REFRESH_TOKEN_EXPIRE_DAYS must be positive");
+        }
+        if config.rate_limit_ipv6_prefix > 128 {
+            bail!("RATE_LIMIT_IPV6_PREFIX must be 0 to 128");
         }
         if config.pool_size == 0 {
             bail!("DATABASE_POOL_SIZE must be at least 1");

@@ -5,7 +5,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::auth::password::PasswordHasher;
-use crate::auth::service::AuthService;
+use crate::auth::service::{AuthService, CheckLimits};
 use crate::auth::session_cache::SessionCache;
 use crate::auth::store::{listen, SessionStore, UserStore};
 use crate::auth::tokens::TokenKeys;
@@ -117,6 +117,7 @@ impl AppState {
             keys,
             metrics.clone(),
             sessions.clone(),
+            CheckLimits::new(stores.rate_limits.clone()),
         );
         Ok(AppState(Arc::new(Services {
             listener,

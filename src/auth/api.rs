@@ -119,7 +119,7 @@ impl AuthApi {
         &self,
         auth: Auth,
         body: JsonBody<ChangePasswordRequest>,
-    ) -> Result<Json<Message>, Errors<{ AUTHED | BODY }>> {
+    ) -> Result<Json<Message>, Errors<{ AUTHED | BODY | TOO_MANY_REQUESTS }>> {
         let b = body.0;
         self.state
             .auth

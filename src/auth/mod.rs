@@ -1,6 +1,7 @@
 //! Authentication: passwords, tokens, sessions and the auth operations.
 
 pub mod api;
+pub mod attempts;
 pub mod model;
 pub mod password;
 pub mod security;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::attempts::{self, FailureLimit};
 use super::model::{TokenPair, TokenType, User};
 use super::password::{check_strength, PasswordHasher};
 use super::session_cache::{Invalidation, SessionCache};
@@ -11,6 +12,7 @@ use super::store::{NewSession, Rotation, SessionStore, UserRecord, UserStore};
 use super::tokens::{Claims, TokenKeys, TokenKind};
 use crate::db::{now, StoreError};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::rate_limit::RateLimitStore;
 use crate::metrics::Metrics;
 use crate::text::check_text;
 use crate::wire::{MAX_EMAIL, MAX_NAME};
@@ -30,6 +32,25 @@ pub struct AuthService {
     keys: TokenKeys,
     metrics: Arc<Metrics>,
     cache: Arc<SessionCache>,
+    limits: CheckLimits,
+}
+
+/// The per-account limits on failed credential checks.
+pub struct CheckLimits {
+    /// Failed logins per email.
+    pub logins: FailureLimit,
+    /// Failed current-password checks per user.
+    pub current_password: FailureLimit,
+}
+
+impl CheckLimits {
+    /// The contract's limits, counted in `store`.
+    pub fn new(store: Arc<dyn RateLimitStore>) -> Self {
+        CheckLimits {
+            logins: FailureLimit::new(store.clone(), "login", attempts::LOGIN),
+            current_password: FailureLimit::new(store, "pw", attempts::CURRENT_PASSWORD),
+        }
+    }
 }
 
 /// Normalizes and checks an email address (VALIDATION_001 when malformed).
@@ -67,6 +88,7 @@ impl AuthService {
         keys: TokenKeys,
         metrics: Arc<Metrics>,
         cache: Arc<SessionCache>,
+        limits: CheckLimits,
     ) -> Self {
         AuthService {
             users,
@@ -75,6 +97,7 @@ impl AuthService {
             keys,
             metrics,
             cache,
+            limits,
         }
     }
 
@@ -150,6 +173,7 @@ impl AuthService {
     }
 
     async fn login_normalized(&self, email: &str, password: String) -> ApiResult<TokenPair> {
+        let attempt = self.limits.logins.take(email).await?;
         let Some(user) = self.users.user_by_email(email).await? else {
             self.hasher.verify_dummy(password).await?;
             self.record("login", "failure", None);
@@ -164,6 +188,7 @@ impl AuthService {
             self.record("login", "failure", Some(user.id));
             return Err(ApiError::InvalidCredentials);
         }
+        attempt.succeeded().await;
         let pair = self.open_session(&user).await?;
         self.users.touch_last_login(user.id, now()).await?;
         self.record("login", "success", Some(user.id));
@@ -308,6 +333,11 @@ impl AuthService {
             .user_by_id(user.id)
             .await?
             .ok_or(ApiError::UserGone)?;
+        let attempt = self
+            .limits
+            .current_password
+            .take(&user.id.to_string())
+            .await?;
         if !self
             .hasher
             .verify(current.clone(), record.password_hash)
@@ -319,6 +349,7 @@ impl AuthService {
                 "Current password is incorrect",
             ));
         }
+        attempt.succeeded().await;
         if new == current {
             return Err(ApiError::invalid(
                 ErrorCode::VALIDATION_008,

@@ -44,6 +44,19 @@ fn network(addr: IpAddr, prefix: u8) -> u128 {
         .unwrap_or(0)
 }
 
+/// The address a client is counted under by the rate limits: IPv4 (IPv4-mapped IPv6
+/// included) as is, IPv6 by its leading `v6_prefix` bits (a client owns a whole /64).
+pub fn rate_key(addr: IpAddr, v6_prefix: u8) -> IpAddr {
+    match addr.to_canonical() {
+        v4 @ IpAddr::V4(_) => v4,
+        IpAddr::V6(a) => {
+            let keep = u32::from(v6_prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - keep).unwrap_or(0);
+            IpAddr::V6((u128::from(a) & mask).into())
+        }
+    }
+}
+
 impl TrustedProxies {
     /// Parses the `TRUSTED_PROXIES` list; blank entries are ignored.
     pub fn parse(list: &str) -> Result<Self, String> {
@@ -93,6 +106,20 @@ impl TrustedProxies {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_keys_group_ipv6_by_prefix_and_unmap_ipv4() {
+        let key = |a: &str, p| rate_key(a.parse().unwrap(), p).to_string();
+        assert_eq!(key("10.9.9.0", 64), "10.9.9.0");
+        assert_eq!(key("::ffff:10.9.9.0", 64), "10.9.9.0");
+        assert_eq!(key("0:0:0:0:0:ffff:a09:900", 64), "10.9.9.0");
+        assert_eq!(key("2001:db8:1:2::1", 64), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2:ffff::9", 64), "2001:db8:1:2::");
+        assert_ne!(key("2001:db8:1:3::1", 64), key("2001:db8:1:2::1", 64));
+        assert_eq!(key("2001:db8:1:2::1", 48), "2001:db8:1::");
+        assert_eq!(key("2001:db8::1", 128), "2001:db8::1");
+        assert_eq!(key("2001:db8::1", 0), "::");
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

@@ -7,6 +7,7 @@
 #[macro_use]
 mod helpers;
 
+mod abuse;
 mod auth;
 mod contract;
 mod cors;

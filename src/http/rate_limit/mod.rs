@@ -11,6 +11,7 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use super::client_ip::rate_key;
 use crate::error::ApiError;
 
 pub use store::RateLimitStore;
@@ -24,7 +25,13 @@ pub const LIMITED_PATHS: &[&str] = &[
 ];
 
 /// The auth rate limit: `per_minute` requests per client IP, refilled evenly.
-pub enum AuthRateLimiter {
+pub struct AuthRateLimiter {
+    buckets: Buckets,
+    /// IPv6 clients are counted by this many leading bits (`RATE_LIMIT_IPV6_PREFIX`).
+    v6_prefix: u8,
+}
+
+enum Buckets {
     /// Limiting switched off (`AUTH_RATE_LIMIT_PER_MINUTE=0`).
     Off,
     /// Buckets in this process: right for a single instance (SQLite).
@@ -47,22 +54,21 @@ fn retry_after_secs(wait: Duration) -> u64 {
 
 impl AuthRateLimiter {
     /// `per_minute == 0` switches limiting off; with a `shared` store the buckets live
-    /// in the database.
-    pub fn new(per_minute: u32, shared: Option<Arc<dyn RateLimitStore>>) -> Self {
-        let Some(n) = NonZeroU32::new(per_minute) else {
-            return AuthRateLimiter::Off;
-        };
-        match shared {
-            None => AuthRateLimiter::Local(RateLimiter::keyed(Quota::per_minute(n))),
-            Some(store) => {
+    /// in the database. IPv6 clients are keyed by their leading `v6_prefix` bits.
+    pub fn new(per_minute: u32, shared: Option<Arc<dyn RateLimitStore>>, v6_prefix: u8) -> Self {
+        let buckets = match (NonZeroU32::new(per_minute), shared) {
+            (None, _) => Buckets::Off,
+            (Some(n), None) => Buckets::Local(RateLimiter::keyed(Quota::per_minute(n))),
+            (Some(n), Some(store)) => {
                 let interval_us = 60_000_000 / i64::from(n.get());
-                AuthRateLimiter::Shared {
+                Buckets::Shared {
                     store,
                     interval_us,
                     burst_us: interval_us * i64::from(n.get()),
                 }
             }
-        }
+        };
+        AuthRateLimiter { buckets, v6_prefix }
     }
 
     /// Takes one request from `ip`'s bucket, or says how long to wait (RATE_LIMIT_001).
@@ -70,13 +76,14 @@ impl AuthRateLimiter {
     /// When the shared buckets cannot be reached the request is let through: the
     /// operation behind the limit needs the same database and answers 503 itself.
     pub async fn check(&self, ip: IpAddr) -> Result<(), ApiError> {
-        let wait = match self {
-            AuthRateLimiter::Off => return Ok(()),
-            AuthRateLimiter::Local(limiter) => match limiter.check_key(&ip) {
+        let ip = rate_key(ip, self.v6_prefix);
+        let wait = match &self.buckets {
+            Buckets::Off => return Ok(()),
+            Buckets::Local(limiter) => match limiter.check_key(&ip) {
                 Ok(()) => return Ok(()),
                 Err(not_until) => not_until.wait_time_from(DefaultClock::default().now()),
             },
-            AuthRateLimiter::Shared {
+            Buckets::Shared {
                 store,
                 interval_us,
                 burst_us,
@@ -103,7 +110,7 @@ impl AuthRateLimiter {
     /// Forgets clients whose buckets are full again (bounds memory). Shared buckets
     /// are purged with the other expired rows.
     pub fn forget_idle(&self) {
-        if let AuthRateLimiter::Local(l) = self {
+        if let Buckets::Local(l) = &self.buckets {
             l.retain_recent();
             l.shrink_to_fit();
         }
@@ -116,7 +123,7 @@ mod tests {
 
     #[tokio::test]
     async fn limits_per_ip_and_reports_retry_after() {
-        let l = AuthRateLimiter::new(2, None);
+        let l = AuthRateLimiter::new(2, None, 64);
         let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
         assert!(l.check(a).await.is_ok() && l.check(a).await.is_ok());
         match l.check(a).await {
@@ -126,7 +133,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(l.check(b).await.is_ok());
-        let off = AuthRateLimiter::new(0, None);
+        let off = AuthRateLimiter::new(0, None, 64);
         for _ in 0..100 {
             assert!(off.check(a).await.is_ok());
         }

@@ -19,6 +19,9 @@ pub trait RateLimitStore: Send + Sync {
         interval_us: i64,
         burst_us: i64,
     ) -> StoreResult<Option<i64>>;
+    /// Gives one request of `interval_us` back to `key`'s bucket (a check that turned out
+    /// not to count).
+    async fn refund_rate_token(&self, key: &str, interval_us: i64) -> StoreResult<()>;
     /// Deletes the buckets that are full again at `now` (same as no row); returns how many.
     async fn purge_full_buckets(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
@@ -61,6 +64,15 @@ macro_rules! rate_limit_store {
                         .unwrap_or(now_us);
                     Ok(Some((tat.max(now_us) + interval_us - now_us - burst_us).max(1)))
                 }).await
+            }
+
+            async fn refund_rate_token(&self, key: &str, interval_us: i64) -> StoreResult<()> {
+                let q = sqlx::query("UPDATE rate_limits SET tat_us = tat_us - $2 WHERE key = $1")
+                    .bind(key)
+                    .bind(interval_us);
+                self.guard
+                    .run("refund_rate_token", async { q.execute(&self.pool).await.map(drop) })
+                    .await
             }
 
             async fn purge_full_buckets(&self, now: DateTime<Utc>) -> StoreResult<u64> {
