@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use reqwest::{Response, StatusCode, Url};
+use reqwest::{Method, Response, StatusCode, Url};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -200,6 +200,31 @@ mod anyhow_like {
     pub type Error = Box<dyn std::error::Error + Send + Sync>;
 }
 
+/// Installs, once per test binary, a tracing subscriber that prints what test servers
+/// log, when `TEST_LOG` is set; tests are silent otherwise. `TEST_LOG` holds
+/// `EnvFilter` directives (`debug`, `todo_api=debug,sqlx=warn`); `1` or `true` means
+/// `debug`. Lines go through the test writer, so libtest shows them for failing tests
+/// (all of them with `--nocapture`).
+pub fn init_test_log() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let Ok(value) = std::env::var("TEST_LOG") else {
+            return;
+        };
+        let directives = match value.trim() {
+            "" | "1" | "true" => "debug",
+            v => v,
+        };
+        let filter = tracing_subscriber::EnvFilter::try_new(directives)
+            .unwrap_or_else(|e| panic!("TEST_LOG={value:?} is not an EnvFilter: {e}"));
+        // Another subscriber may already be set (none is, today): keep it.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
+}
+
 /// Anything serving the API at a base URL: an in-process [`TestApp`] or a child process.
 pub trait Served {
     fn base_url(&self) -> &str;
@@ -269,6 +294,7 @@ impl TestApp {
 
     /// Starts a server over an existing test database (migrated on start).
     pub async fn spawn_on(database: TestDatabase, vars: &[(&str, &str)]) -> TestApp {
+        init_test_log();
         let mut env = base_env(&database.url);
         for (k, v) in vars {
             env.insert((*k).to_owned(), (*v).to_owned());
@@ -332,26 +358,6 @@ impl TestApp {
             &json!({"email": email, "password": password}),
         )
         .await
-    }
-
-    /// Logs in and returns the `TokenPair` JSON (asserting 200).
-    pub async fn login(&self, email: &str, password: &str) -> Tokens {
-        let resp = self.login_raw(email, password).await;
-        Tokens::from_response(resp).await
-    }
-
-    /// Registers a fresh unique user and logs in: `(email, password, tokens)`.
-    pub async fn register_and_login(&self) -> (String, String, Tokens) {
-        let email = unique_email();
-        let resp = self.register(&email, STRONG_PASSWORD).await;
-        assert_eq!(
-            resp.status(),
-            StatusCode::CREATED,
-            "register: {}",
-            resp.text().await.unwrap_or_default()
-        );
-        let tokens = self.login(&email, STRONG_PASSWORD).await;
-        (email, STRONG_PASSWORD.to_owned(), tokens)
     }
 
     /// `GET /api/v1/auth/me` with `access` as the bearer token.
@@ -479,37 +485,72 @@ pub fn unique_email() -> String {
     format!("user-{}@example.com", Uuid::new_v4().simple())
 }
 
-/// A `TokenPair` as returned by login, token and refresh.
-#[derive(Debug, Clone)]
-pub struct Tokens {
-    pub access: String,
-    pub refresh: String,
-    pub body: Value,
+/// A user's raw view of the API, for requests the SDK cannot express (explicit JSON
+/// `null`, unknown fields, values its types refuse, malformed JSON) and for reading
+/// wire formats its types hide. Normal calls go through the SDK ([`crate::sdk_helpers`]).
+pub struct RawClient<'a> {
+    pub app: &'a TestApp,
+    pub token: String,
 }
 
-impl Tokens {
-    /// Asserts a 200 `TokenPair` response and extracts it.
-    pub async fn from_response(resp: Response) -> Tokens {
-        let status = resp.status();
-        let body: Value = resp.json().await.expect("a JSON body");
-        assert_eq!(status, StatusCode::OK, "expected a TokenPair, got {body}");
-        assert_eq!(body["token_type"], "bearer", "{body}");
-        assert!(body["expires_in"].as_i64().is_some_and(|s| s > 0), "{body}");
-        let access = body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned();
-        let refresh = body["refresh_token"]
-            .as_str()
-            .expect("refresh_token")
-            .to_owned();
-        assert_eq!(access.split('.').count(), 3, "access token is a JWT");
-        assert_eq!(refresh.split('.').count(), 3, "refresh token is a JWT");
-        Tokens {
-            access,
-            refresh,
-            body,
+impl RawClient<'_> {
+    /// `method path` with the user's bearer token, an optional JSON body and `If-Match`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> Response {
+        let mut req = self
+            .app
+            .client
+            .request(method, self.app.url(path))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
         }
+        if let Some(m) = if_match {
+            req = req.header("If-Match", m);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// Creates a todo, asserting 201 with `Location` and `ETag`.
+    pub async fn create(&self, body: Value) -> Value {
+        let resp = self
+            .send(Method::POST, "/api/v1/todos", Some(body), None)
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let location = resp.headers()["location"].to_str().unwrap().to_owned();
+        let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
+        let todo: Value = resp.json().await.unwrap();
+        assert_eq!(
+            location,
+            format!("/api/v1/todos/{}", todo["id"].as_str().unwrap())
+        );
+        assert_eq!(etag, format!("\"{}\"", todo["version"]));
+        todo
+    }
+
+    /// Sends and expects 200 with an ETag equal to the version; returns the todo.
+    pub async fn ok(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> Value {
+        let resp = self.send(method, path, body, if_match).await;
+        let status = resp.status();
+        let etag = resp
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let todo: Value = resp.json().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{todo}");
+        assert_eq!(etag, Some(format!("\"{}\"", todo["version"])), "{todo}");
+        todo
     }
 }
 
