@@ -28,6 +28,12 @@ impl Ledger {
         let key = (op.to_owned(), status, code.unwrap_or_default().to_owned());
         self.seen.entry(key).or_default()[phase as usize] += 1;
     }
+
+    /// Whether fuzzing reached `pair`.
+    fn fuzzed(&self, pair: &Triple) -> bool {
+        let n = self.seen.get(pair);
+        n.is_some_and(|n| n[Phase::Fuzz as usize] > 0)
+    }
 }
 
 pub struct Violation {
@@ -88,11 +94,7 @@ fn print_summary(
     missing: usize,
     totals: &Totals,
 ) {
-    let fuzzed = |p: &&Triple| {
-        let n = ledger.seen.get(*p);
-        n.is_some_and(|n| n[Phase::Fuzz as usize] > 0)
-    };
-    let by_fuzz = documented.iter().filter(fuzzed).count();
+    let by_fuzz = documented.iter().filter(|p| ledger.fuzzed(p)).count();
     let extra: Vec<String> = ledger
         .seen
         .keys()

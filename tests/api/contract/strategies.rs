@@ -250,27 +250,19 @@ pub fn todo_input(patch: bool) -> BoxedStrategy<Value> {
     )
         .prop_map(
             move |(title, description, priority, due, done, tags, ignored)| {
-                let mut b = Map::new();
-                if let Some(t) = title {
-                    b.insert("title".into(), json!(t));
-                } else if !patch {
-                    b.insert("title".into(), json!("untitled"));
-                }
-                if let Some(d) = description {
-                    b.insert("description".into(), d);
-                }
-                if let Some(p) = priority {
-                    b.insert("priority".into(), json!(p));
-                }
-                if let Some(d) = due {
-                    b.insert("due_date".into(), d);
-                }
-                if let Some(d) = done {
-                    b.insert("is_completed".into(), json!(d));
-                }
-                if let Some(t) = tags {
-                    b.insert("tags".into(), json!(t));
-                }
+                let title = title.or((!patch).then(|| "untitled".to_owned()));
+                let fields = [
+                    ("title", title.map(Value::from)),
+                    ("description", description),
+                    ("priority", priority.map(Value::from)),
+                    ("due_date", due),
+                    ("is_completed", done.map(Value::from)),
+                    ("tags", tags.map(|t| json!(t))),
+                ];
+                let mut b: Map<String, Value> = fields
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k.to_owned(), v?)))
+                    .collect();
                 if let Some((id, version)) = ignored {
                     // Never trusted: changes nothing.
                     b.insert("id".into(), json!(Uuid::from_u128(id)));

@@ -79,8 +79,8 @@ const STEPS: &[Step] = &[
 const NEW_PASSWORD: &str = "Brand-New#Secret42";
 const WRONG_PASSWORD: &str = "Not-The#Password77";
 
-/// Sends [`STEPS`] as `email`; returns the user id and every token issued.
-async fn log_traffic(server: &ServerProcess, email: &str) -> (String, Vec<String>) {
+/// Registers `email` as step `log-register`; returns the user id.
+async fn traced_register(server: &ServerProcess, email: &str) -> String {
     let name = Some("Log Test".parse().unwrap());
     let register = register_body(email, STRONG_PASSWORD).name(name);
     let user = traced(server, "log-register", None)
@@ -89,6 +89,12 @@ async fn log_traffic(server: &ServerProcess, email: &str) -> (String, Vec<String
         .send()
         .await;
     let user = expect_ok(user, StatusCode::CREATED).into_inner();
+    user.id.to_string()
+}
+
+/// Sends [`STEPS`] as `email`; returns the user id and every token issued.
+async fn log_traffic(server: &ServerProcess, email: &str) -> (String, Vec<String>) {
+    let user_id = traced_register(server, email).await;
     let login = |id, password| async move {
         let body = login_body(email, password);
         expect_tokens(traced(server, id, None).login().body(body).send().await)
@@ -132,7 +138,7 @@ async fn log_traffic(server: &ServerProcess, email: &str) -> (String, Vec<String
         .into_iter()
         .flat_map(|t| [t.access_token, t.refresh_token])
         .collect();
-    (user.id.to_string(), tokens)
+    (user_id, tokens)
 }
 
 /// The stored password hash of `email` in the child's SQLite database.

@@ -51,6 +51,19 @@ fn spawn_writer(
     })
 }
 
+/// A writer of a new user that has had three writes acknowledged.
+async fn busy_writer(
+    app: &TestApp,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<(Vec<Uuid>, usize)> {
+    let user = new_user(app).await;
+    let (acks, mut acked) = watch::channel(0);
+    let writer = spawn_writer(user.client, stop, acks);
+    let progress = within(acked.wait_for(|n| *n >= 3)).await;
+    progress.expect("the writer acknowledged three writes");
+    writer
+}
+
 /// One request of the mixed traffic sent while the database is away: a 503 SERVER_001.
 async fn outage_request(app: &TestApp, user: &User, i: usize) {
     let c = &user.client;
@@ -191,13 +204,8 @@ async fn database_outage_fails_fast_with_503_and_recovers_without_restart() {
     }
 
     // A writer is busy when the cut comes, so some writes are in flight at that moment.
-    let writer_user = new_user(&app).await;
     let stop = Arc::new(AtomicBool::new(false));
-    let (acks, mut writer_acks) = watch::channel(0);
-    let writer = spawn_writer(writer_user.client, stop.clone(), acks);
-    let progress = within(writer_acks.wait_for(|n| *n >= 3)).await;
-    progress.expect("the writer acknowledged three writes");
-
+    let writer = busy_writer(&app, stop.clone()).await;
     proxy.cut().await;
     let opened_after = until_breaker_opens(&app, &user).await;
     let (sent, reached) = while_breaker_open(&app, &user).await;

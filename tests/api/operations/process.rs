@@ -81,6 +81,25 @@ fn read_lines(
     })
 }
 
+/// `todo-api serve` in `dir` with the test defaults plus `vars` (which win), output piped.
+fn command(dir: &std::path::Path, database_url: &str, vars: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_todo-api"));
+    // A directory of its own: no `.env` of the developer is read.
+    cmd.current_dir(dir)
+        .arg("serve")
+        .env_remove("RUST_LOG")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
+        .env_remove("OTEL_SERVICE_NAME")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in defaults(database_url).iter().chain(vars) {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
 impl ServerProcess {
     /// Starts the binary with the test defaults plus `vars` (which win), waits (bounded)
     /// for the port it bound, and checks that `GET /health/live` answers.
@@ -91,20 +110,7 @@ impl ServerProcess {
             .tempdir()
             .expect("temporary directory");
         let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("app.db").display());
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_todo-api"));
-        // A directory of its own: no `.env` of the developer is read.
-        cmd.current_dir(dir.path())
-            .arg("serve")
-            .env_remove("RUST_LOG")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
-            .env_remove("OTEL_SERVICE_NAME")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in defaults(&database_url).iter().chain(vars) {
-            cmd.env(k, v);
-        }
+        let mut cmd = command(dir.path(), &database_url, vars);
         let database_url = vars
             .iter()
             .find(|(k, _)| *k == "DATABASE_URL")

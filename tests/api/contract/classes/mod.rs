@@ -2,6 +2,7 @@
 //! `If-Match`, and one definition per operation of the spec.
 
 mod auth;
+mod session;
 mod tags;
 mod todos;
 
@@ -216,9 +217,9 @@ fn auth_defs() -> Vec<OpDef> {
         with_body("register", auth::register_classes()),
         with_body("login", auth::login_classes()),
         with_body("issue_token", auth::token_form_classes()),
-        with_body("refresh_token", auth::refresh_classes()),
-        bearer_body("logout", auth::logout_classes()),
-        bearer_body("change_password", auth::change_password_classes()),
+        with_body("refresh_token", session::refresh_classes()),
+        bearer_body("logout", session::logout_classes()),
+        bearer_body("change_password", session::change_password_classes()),
         bearer("get_me"),
     ]
 }

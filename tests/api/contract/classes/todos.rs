@@ -35,6 +35,7 @@ pub fn todo_body_classes(patch: bool) -> Vec<Class<Body>> {
 }
 
 /// Fields of the wrong JSON type, or a blank title.
+// Over 50 lines: a table, one entry per field.
 fn todo_type_classes(valid: &BoxedStrategy<Value>) -> Vec<Class<Body>> {
     let v = || valid.clone();
     vec![
