@@ -258,24 +258,31 @@ pub struct TestApp {
     _database: TestDatabase,
 }
 
-/// The environment every test server starts from (before per-test overrides).
+/// The settings every test server starts from, in process or as a child (before its
+/// database and per-test overrides): port 0, the test secret, cheap Argon2, no rate limit.
+pub const TEST_ENV: &[(&str, &str)] = &[
+    ("HOST", "127.0.0.1"),
+    ("PORT", "0"),
+    ("APP_ENV", "development"),
+    ("JWT_SECRET_KEY", TEST_JWT_SECRET),
+    ("ARGON2_MEMORY_KIB", "8"),
+    ("ARGON2_ITERATIONS", "1"),
+    ("ARGON2_PARALLELISM", "1"),
+    ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+];
+
+/// The environment of an in-process test server (before per-test overrides).
 fn base_env(database_url: &str) -> HashMap<String, String> {
-    [
+    let own = [
         ("DATABASE_URL", database_url),
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("APP_ENV", "development"),
-        ("JWT_SECRET_KEY", TEST_JWT_SECRET),
-        ("ARGON2_MEMORY_KIB", "8"),
-        ("ARGON2_ITERATIONS", "1"),
-        ("ARGON2_PARALLELISM", "1"),
-        ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
         ("DATABASE_POOL_SIZE", "5"),
         ("LOG_LEVEL", "warn"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    ];
+    TEST_ENV
+        .iter()
+        .chain(&own)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 /// A reqwest client that never goes through a proxy.

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::helpers::{http_client, init_test_log, Served, TEST_JWT_SECRET};
+use crate::helpers::{http_client, init_test_log, Served, TEST_ENV};
 
 /// How long a child may take to start (bind) or to exit after SIGTERM; reaching it means
 /// it hung.
@@ -40,23 +40,18 @@ fn listening_port(line: &str) -> Option<u16> {
     u16::try_from(fields.get("port")?.as_u64()?).ok()
 }
 
-/// The environment of every child: the test defaults, JSON logs at info level, port 0.
+/// The environment of every child: the test defaults, its database, JSON logs at info
+/// level.
 fn defaults(database_url: &str) -> Vec<(&str, &str)> {
-    vec![
+    let mut env = TEST_ENV.to_vec();
+    env.extend([
         ("DATABASE_URL", database_url),
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("APP_ENV", "development"),
-        ("JWT_SECRET_KEY", TEST_JWT_SECRET),
-        ("ARGON2_MEMORY_KIB", "8"),
-        ("ARGON2_ITERATIONS", "1"),
-        ("ARGON2_PARALLELISM", "1"),
-        ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
         ("DATABASE_POOL_SIZE", "4"),
         // The port is read from the `listening` line: keep JSON logs at info level.
         ("LOG_FORMAT", "json"),
         ("LOG_LEVEL", "info"),
-    ]
+    ]);
+    env
 }
 
 /// Reads `stream` line by line into `sink` until it closes; sends the port of the

@@ -54,17 +54,8 @@ pub fn register_classes() -> Vec<Class<Body>> {
 /// Required fields missing or of the wrong JSON type.
 fn register_shape_classes(valid: &BoxedStrategy<Value>) -> Vec<Class<Body>> {
     let v = || valid.clone();
-    vec![
-        class(
-            "email missing",
-            field_err(422, "VALIDATION_004", "email"),
-            v().prop_map(|b| Body::Json(without(b, "email"))),
-        ),
-        class(
-            "password missing",
-            field_err(422, "VALIDATION_004", "password"),
-            v().prop_map(|b| Body::Json(without(b, "password"))),
-        ),
+    let mut classes = credentials_missing(valid);
+    classes.extend([
         class(
             "email not a string",
             field_err(422, "VALIDATION_004", "email"),
@@ -80,7 +71,8 @@ fn register_shape_classes(valid: &BoxedStrategy<Value>) -> Vec<Class<Body>> {
             (v(), prop_oneof![Just(json!(12345678)), Just(json!(true))])
                 .prop_map(|(b, p)| Body::Json(with(b, "password", p))),
         ),
-    ]
+    ]);
+    classes
 }
 
 /// Values over a length limit or holding a NUL.
@@ -150,17 +142,8 @@ pub fn login_classes() -> Vec<Class<Body>> {
 /// Fields missing, of the wrong JSON type, or passwords the contract does not pin.
 fn login_shape_classes(valid: &BoxedStrategy<Value>) -> Vec<Class<Body>> {
     let v = || valid.clone();
-    vec![
-        class(
-            "email missing",
-            field_err(422, "VALIDATION_004", "email"),
-            v().prop_map(|b| Body::Json(without(b, "email"))),
-        ),
-        class(
-            "password missing",
-            field_err(422, "VALIDATION_004", "password"),
-            v().prop_map(|b| Body::Json(without(b, "password"))),
-        ),
+    let mut classes = credentials_missing(valid);
+    classes.extend([
         class(
             "email not a string",
             field_err(422, "VALIDATION_004", "email"),
@@ -176,6 +159,24 @@ fn login_shape_classes(valid: &BoxedStrategy<Value>) -> Vec<Class<Body>> {
             "password over 1024 characters",
             Expect::Unknown,
             (v(), chars(1025..=1100)).prop_map(|(b, p)| Body::Json(with(b, "password", json!(p)))),
+        ),
+    ]);
+    classes
+}
+
+/// `email` or `password` left out of a register or login body.
+fn credentials_missing(valid: &BoxedStrategy<Value>) -> Vec<Class<Body>> {
+    let v = || valid.clone();
+    vec![
+        class(
+            "email missing",
+            field_err(422, "VALIDATION_004", "email"),
+            v().prop_map(|b| Body::Json(without(b, "email"))),
+        ),
+        class(
+            "password missing",
+            field_err(422, "VALIDATION_004", "password"),
+            v().prop_map(|b| Body::Json(without(b, "password"))),
         ),
     ]
 }
