@@ -243,9 +243,9 @@ both_backends! {
                 ("client_id", "swagger"),
             ])
             .await;
-        let tokens = Tokens::from_response(resp).await;
-        assert_eq!(tokens.body["expires_in"], 3600, "the lifetime a login gets");
-        me_ok(&app, &tokens.access).await;
+        let tokens = expect_tokens(raw_typed(resp).await);
+        assert_eq!(tokens.expires_in, 3600, "the lifetime a login gets");
+        me_ok(&app, &tokens.access_token).await;
 
         let anon = anonymous(&app);
         let wrong = password_grant("password", &email, "Wrong#Pass1");

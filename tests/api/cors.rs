@@ -1,4 +1,7 @@
 //! CORS: allowed origins get headers (and preflights a 204); others get none.
+//!
+//! Raw throughout: CORS is about `Origin` and preflight headers and the `OPTIONS`
+//! method, which the SDK does not send.
 
 use reqwest::{Method, StatusCode};
 

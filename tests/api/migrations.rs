@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use todo_api::config::Config;
 use todo_api::db::Pool;
 
 use crate::helpers::*;
+use crate::sdk_helpers::*;
 
 /// Whether a query on `table` fails (the table does not exist).
 async fn table_missing(pool: &Pool, table: &str) -> bool {
@@ -103,19 +103,12 @@ both_backends! {
 
         // The app runs on the re-created schema.
         let app = TestApp::spawn_on(database, &[]).await;
-        let (_, _, tokens) = app.register_and_login().await;
-        assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
+        let (_, tokens) = sdk_user(&app).await;
+        me_ok(&app, &tokens.access_token).await;
         assert_eq!(app.db.applied_versions().await.unwrap(), versions);
-        let health: serde_json::Value = app
-            .client
-            .get(app.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(health["status"], "healthy", "{health}");
+        let health = anonymous(&app).get_health().send().await;
+        let health = health.expect("ready").into_inner();
+        assert_eq!(health.status, client_sdk::types::HealthStatus::Healthy, "{health:?}");
     }
 
     async fn app_build_applies_pending_migrations(backend: Backend) {

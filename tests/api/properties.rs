@@ -1,72 +1,17 @@
 //! Property-based tests: valid todo bodies round-trip unchanged; arbitrary bodies
-//! never produce a 5xx. Deterministic seed; `PROPTEST_CASES` sets the case count.
+//! never produce a 5xx. Deterministic seed; `PROPTEST_CASES` sets the case count. The
+//! value strategies are the contract tests' (`contract::strategies`).
 
-use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use client_sdk::types;
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use crate::contract::strategies::{any_json, cases, runner, todo_input};
 use crate::helpers::*;
-use crate::todos::Client;
+use crate::sdk_helpers::*;
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(40)
-}
-
-fn runner() -> TestRunner {
-    let config = Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    };
-    TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
-}
-
-/// Text with no NUL, mixing ASCII, accents, Cyrillic, CJK, emoji, `%` and `_`.
-fn text(max: usize) -> impl Strategy<Value = String> {
-    proptest::collection::vec(
-        prop_oneof![
-            4 => proptest::char::range('a', 'z'),
-            1 => proptest::char::range('A', 'Z'),
-            1 => Just(' '),
-            1 => prop::sample::select(vec!['%', '_', '\\', '\'', '"', 'é', 'É', 'ж', 'Ж', '中', '😀', '\n']),
-        ],
-        0..=max,
-    )
-    .prop_map(|c| c.into_iter().collect())
-}
-
-fn non_blank(max: usize) -> impl Strategy<Value = String> {
-    (proptest::char::range('a', 'z'), text(max - 1)).prop_map(|(c, rest)| format!("{c}{rest}"))
-}
-
-prop_compose! {
-    fn valid_todo()(
-        title in non_blank(255),
-        description in proptest::option::of(text(300)),
-        priority in proptest::option::of(prop::sample::select(vec!["low", "medium", "high"])),
-        due in proptest::option::of((0i64..253_402_300_799, 0u32..1_000_000)),
-        done in proptest::option::of(any::<bool>()),
-        tags in proptest::option::of(proptest::collection::vec(non_blank(50), 0..5)),
-    ) -> Value {
-        let mut body = Map::new();
-        body.insert("title".into(), json!(title));
-        if let Some(d) = description { body.insert("description".into(), json!(d)); }
-        if let Some(p) = priority { body.insert("priority".into(), json!(p)); }
-        if let Some((secs, micros)) = due {
-            let t = chrono::DateTime::from_timestamp(secs, micros * 1000).unwrap();
-            body.insert("due_date".into(), json!(t.to_rfc3339()));
-        }
-        if let Some(d) = done { body.insert("is_completed".into(), json!(d)); }
-        if let Some(t) = tags { body.insert("tags".into(), json!(t)); }
-        Value::Object(body)
-    }
-}
-
-/// What the service should store for a valid body.
+/// What the service should store for a valid body (`id`, `user_id` and `version` in
+/// the body are never taken).
 fn expected(body: &Value) -> Value {
     let mut tags: Vec<String> = vec![];
     for t in body["tags"].as_array().into_iter().flatten() {
@@ -109,103 +54,69 @@ fn observed(todo: &Value) -> Value {
     })
 }
 
-/// Arbitrary JSON, biased towards objects with the API's field names.
-fn any_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from),
-        ".{0,300}".prop_map(Value::from),
-        text(20).prop_map(Value::from),
-        Just(json!("2030-01-01T00:00:00Z")),
-        Just(json!("a\u{0}b")),
-    ];
-    let keys = prop::sample::select(vec![
-        "title",
-        "description",
-        "priority",
-        "due_date",
-        "is_completed",
-        "tags",
-        "name",
-        "color",
-        "user_id",
-        "id",
-        "version",
-        "extra",
-    ]);
-    leaf.prop_recursive(3, 24, 6, move |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-            proptest::collection::btree_map(keys.clone(), inner, 0..6).prop_map(|m| Value::Object(
-                m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-            )),
-        ]
-    })
-}
-
+/// Raw: the generated bodies are sent as drawn (explicit nulls, UTC offsets, fields
+/// `TodoInput` does not have), and the created todo is compared on the wire.
 fn run_roundtrip(backend: Backend) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let app = rt.block_on(TestApp::spawn(backend));
-    let c = rt.block_on(Client::new(&app));
-    runner()
-        .run(&valid_todo(), |body| {
+    let (c, raw) = rt.block_on(user(&app));
+    runner(cases(40), true)
+        .run(&todo_input(false), |body| {
             rt.block_on(async {
-                let created = c.create(body.clone()).await;
-                let path = format!("/api/v1/todos/{}", created["id"].as_str().unwrap());
-                let got = c.ok(Method::GET, &path, None, None).await;
-                assert_eq!(got, created, "GET returns what POST returned");
-                assert_eq!(observed(&got), expected(&body), "body {body}");
+                let created = raw.create(body.clone()).await;
+                assert_eq!(observed(&created), expected(&body), "body {body}");
+                let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+                let got = expect_todo(c.get_todo().id(id).send().await, StatusCode::OK);
+                let created: types::Todo = serde_json::from_value(created).unwrap();
+                assert_eq!(
+                    as_json(&got),
+                    as_json(&created),
+                    "GET returns what POST returned"
+                );
             });
             Ok(())
         })
         .unwrap();
 }
 
+/// Raw: arbitrary JSON bodies, which no SDK type holds.
 fn run_no_5xx(backend: Backend) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let app = rt.block_on(TestApp::spawn(backend));
-    let c = rt.block_on(Client::new(&app));
-    let todo = rt.block_on(c.create(json!({"title": "target"})));
-    let tag: Value = rt.block_on(async {
-        let r = c
-            .send(
-                Method::POST,
-                "/api/v1/tags",
-                Some(json!({"name": "target"})),
-                None,
-            )
-            .await;
-        r.json().await.unwrap()
-    });
-    let todo_path = format!("/api/v1/todos/{}", todo["id"].as_str().unwrap());
-    let tag_path = format!("/api/v1/tags/{}", tag["id"].as_str().unwrap());
-    runner()
+    let (c, raw) = rt.block_on(user(&app));
+    let todo = rt.block_on(create_todo(&c, types::TodoInput::builder().title("target")));
+    let tag = types::NewTag::builder().name("target");
+    let tag = rt.block_on(c.create_tag().body(tag).send());
+    let tag = expect_ok(tag, StatusCode::CREATED).into_inner();
+    let todo_path = format!("/api/v1/todos/{}", todo.id);
+    let tag_path = format!("/api/v1/tags/{}", tag.id);
+    let targets = [
+        (Method::POST, "/api/v1/todos", StatusCode::CREATED),
+        (Method::PUT, todo_path.as_str(), StatusCode::OK),
+        (Method::PATCH, todo_path.as_str(), StatusCode::OK),
+        (Method::POST, "/api/v1/tags", StatusCode::CREATED),
+        (Method::PATCH, tag_path.as_str(), StatusCode::OK),
+    ];
+    runner(cases(40), true)
         .run(&any_json(), |body| {
             rt.block_on(async {
-                for (method, path, ok) in [
-                    (Method::POST, "/api/v1/todos", StatusCode::CREATED),
-                    (Method::PUT, todo_path.as_str(), StatusCode::OK),
-                    (Method::PATCH, todo_path.as_str(), StatusCode::OK),
-                    (Method::POST, "/api/v1/tags", StatusCode::CREATED),
-                    (Method::PATCH, tag_path.as_str(), StatusCode::OK),
-                ] {
-                    let resp = c.send(method.clone(), path, Some(body.clone()), None).await;
+                for (method, path, ok) in &targets {
+                    let resp = raw
+                        .send(method.clone(), path, Some(body.clone()), None)
+                        .await;
                     let status = resp.status();
-                    if status != ok && status != StatusCode::CONFLICT {
-                        assert_eq!(
-                            status,
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            "{method} {path} {body}"
-                        );
-                        let err = assert_error_shape(resp, status).await;
-                        let code = err["error_code"].as_str().unwrap_or_default().to_owned();
-                        assert!(code.starts_with("VALIDATION_"), "{code}");
-                        assert!(err["details"]["field"].is_string(), "field named: {err}");
+                    if status == *ok || status == StatusCode::CONFLICT {
+                        continue;
                     }
+                    assert_eq!(
+                        status,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "{method} {path} {body}"
+                    );
+                    let err = assert_error_shape(resp, status).await;
+                    let code = err["error_code"].as_str().unwrap_or_default().to_owned();
+                    assert!(code.starts_with("VALIDATION_"), "{code}");
+                    assert!(err["details"]["field"].is_string(), "field named: {err}");
                 }
             });
             Ok(())

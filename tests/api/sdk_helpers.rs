@@ -36,6 +36,16 @@ pub fn with_headers(app: &impl Served, headers: HeaderMap) -> Client {
     Client::new_with_client(app.base_url(), http)
 }
 
+/// A raw response read as the SDK would read a success (status and headers kept), for
+/// the typed assertions after a request the SDK cannot send.
+pub async fn raw_typed<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> SdkResult<T> {
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let text = resp.text().await.expect("a readable body");
+    let inner = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{status}: not the expected body ({e}): {text}"));
+    Ok(ResponseValue::new(inner, status, headers))
+}
+
 /// Asserts a typed success with `status` and returns it (headers still available).
 #[track_caller]
 pub fn expect_ok<T: std::fmt::Debug>(result: SdkResult<T>, status: StatusCode) -> ResponseValue<T> {
@@ -286,4 +296,15 @@ pub fn expect_page(result: SdkResult<types::TodoPage>) -> types::TodoPage {
 pub async fn titles(request: client_sdk::builder::ListTodos<'_>) -> Vec<String> {
     let page = expect_page(request.send().await);
     page.items.into_iter().map(|t| t.title).collect()
+}
+
+/// A fresh user, registered through the SDK: its SDK client, and a raw client with the
+/// same token for the requests the SDK cannot send.
+pub async fn user(app: &TestApp) -> (Client, RawClient<'_>) {
+    let (_, tokens) = sdk_user(app).await;
+    let raw = RawClient {
+        app,
+        token: tokens.access_token.clone(),
+    };
+    (bearer(app, &tokens.access_token), raw)
 }

@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use crate::helpers::*;
 use crate::sdk_helpers::*;
-use crate::todos::user;
 
 fn new_tag(name: &str) -> types::builder::NewTag {
     types::NewTag::builder().name(name)

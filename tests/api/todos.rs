@@ -1,7 +1,7 @@
 //! Todos: lifecycle, isolation, pagination, filters, sorting, ETags (`/api/v1/todos`).
 //!
-//! Every request the generated SDK can express goes through it (`client_sdk`); the raw
-//! [`Client`] sends only what the SDK cannot (explicit JSON `null`, unknown fields,
+//! Every request the generated SDK can express goes through it (`client_sdk`); the
+//! [`RawClient`] sends only what the SDK cannot (explicit JSON `null`, unknown fields,
 //! values its types refuse, malformed JSON) and reads wire formats its types hide.
 
 use std::collections::HashSet;
@@ -13,91 +13,6 @@ use uuid::Uuid;
 
 use crate::helpers::*;
 use crate::sdk_helpers::*;
-
-/// A user's raw view of the todo API.
-pub struct Client<'a> {
-    pub app: &'a TestApp,
-    pub token: String,
-}
-
-impl<'a> Client<'a> {
-    pub async fn new(app: &'a TestApp) -> Client<'a> {
-        let (_, _, tokens) = app.register_and_login().await;
-        Client {
-            app,
-            token: tokens.access,
-        }
-    }
-
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        if_match: Option<&str>,
-    ) -> reqwest::Response {
-        let mut req = self
-            .app
-            .client
-            .request(method, self.app.url(path))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        if let Some(m) = if_match {
-            req = req.header("If-Match", m);
-        }
-        req.send().await.expect("request sent")
-    }
-
-    /// Creates a todo, asserting 201 with `Location` and `ETag`.
-    pub async fn create(&self, body: Value) -> Value {
-        let resp = self
-            .send(Method::POST, "/api/v1/todos", Some(body), None)
-            .await;
-        assert_eq!(resp.status(), StatusCode::CREATED);
-        let location = resp.headers()["location"].to_str().unwrap().to_owned();
-        let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
-        let todo: Value = resp.json().await.unwrap();
-        assert_eq!(
-            location,
-            format!("/api/v1/todos/{}", todo["id"].as_str().unwrap())
-        );
-        assert_eq!(etag, format!("\"{}\"", todo["version"]));
-        todo
-    }
-
-    /// Sends and expects 200 with an ETag equal to the version; returns the todo.
-    pub async fn ok(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        if_match: Option<&str>,
-    ) -> Value {
-        let resp = self.send(method, path, body, if_match).await;
-        let status = resp.status();
-        let etag = resp
-            .headers()
-            .get("etag")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let todo: Value = resp.json().await.unwrap();
-        assert_eq!(status, StatusCode::OK, "{todo}");
-        assert_eq!(etag, Some(format!("\"{}\"", todo["version"])), "{todo}");
-        todo
-    }
-}
-
-/// A fresh user, registered through the SDK: its SDK client, and a raw client with the
-/// same token for the requests the SDK cannot send.
-pub async fn user(app: &TestApp) -> (client_sdk::Client, Client<'_>) {
-    let (_, tokens) = sdk_user(app).await;
-    let raw = Client {
-        app,
-        token: tokens.access_token.clone(),
-    };
-    (bearer(app, &tokens.access_token), raw)
-}
 
 /// A raw todo body as the SDK's `Todo`.
 fn typed(todo: Value) -> types::Todo {

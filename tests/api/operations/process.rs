@@ -1,18 +1,28 @@
 //! The built `todo-api` binary as a child process, for what only `main` sets up (the
 //! global log subscriber, OTLP export, signal handling). Its stdout and stderr are
-//! captured line by line.
+//! captured line by line (and, with `TEST_LOG` set, logged as they come).
+//!
+//! The child binds port 0 itself and reports the port it got in its `listening` log
+//! line (JSON, at info level), so no port is picked by the test and released again.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::helpers::{http_client, Served, TEST_JWT_SECRET};
+use tokio::sync::oneshot;
 
-/// A running `todo-api serve` over its own SQLite file.
+use crate::helpers::{http_client, init_test_log, Served, TEST_ENV};
+
+/// How long a child may take to start (bind) or to exit after SIGTERM; reaching it means
+/// it hung.
+const HANG: Duration = Duration::from_secs(60);
+
+/// A running `todo-api serve` over its own SQLite file (or `DATABASE_URL` from `vars`).
 pub struct ServerProcess {
-    child: Child,
+    /// `None` once [`ServerProcess::terminate`] has reaped it.
+    child: Option<Child>,
     pub base_url: String,
     pub database_url: String,
     output: Arc<Mutex<Vec<String>>>,
@@ -20,101 +30,143 @@ pub struct ServerProcess {
     _dir: tempfile::TempDir,
 }
 
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local address").port()
+/// The port of a `listening` log line: `{"fields": {"message": "listening", "port": N}}`.
+fn listening_port(line: &str) -> Option<u16> {
+    let line: serde_json::Value = serde_json::from_str(line).ok()?;
+    let fields = line.get("fields")?;
+    if fields.get("message")? != "listening" {
+        return None;
+    }
+    u16::try_from(fields.get("port")?.as_u64()?).ok()
+}
+
+/// The environment of every child: the test defaults, its database, JSON logs at info
+/// level.
+fn defaults(database_url: &str) -> Vec<(&str, &str)> {
+    let mut env = TEST_ENV.to_vec();
+    env.extend([
+        ("DATABASE_URL", database_url),
+        ("DATABASE_POOL_SIZE", "4"),
+        // The port is read from the `listening` line: keep JSON logs at info level.
+        ("LOG_FORMAT", "json"),
+        ("LOG_LEVEL", "info"),
+    ]);
+    env
+}
+
+/// Reads `stream` line by line into `sink` until it closes; sends the port of the
+/// first `listening` line through `port` (shared by the stdout and stderr readers).
+fn read_lines(
+    stream: Box<dyn std::io::Read + Send>,
+    sink: Arc<Mutex<Vec<String>>>,
+    port: Arc<Mutex<Option<oneshot::Sender<u16>>>>,
+    pid: u32,
+) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            tracing::info!(target: "todo_api_child", pid, "{line}");
+            if let Some(p) = listening_port(&line) {
+                if let Some(tx) = port.lock().unwrap().take() {
+                    let _ = tx.send(p);
+                }
+            }
+            sink.lock().unwrap().push(line);
+        }
+    })
+}
+
+/// `todo-api serve` in `dir` with the test defaults plus `vars` (which win), output piped.
+fn command(dir: &std::path::Path, database_url: &str, vars: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_todo-api"));
+    // A directory of its own: no `.env` of the developer is read.
+    cmd.current_dir(dir)
+        .arg("serve")
+        .env_remove("RUST_LOG")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
+        .env_remove("OTEL_SERVICE_NAME")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in defaults(database_url).iter().chain(vars) {
+        cmd.env(k, v);
+    }
+    cmd
 }
 
 impl ServerProcess {
-    /// Starts the binary with the test defaults plus `vars`, and waits (bounded) until
-    /// `GET /health/live` answers.
+    /// Starts the binary with the test defaults plus `vars` (which win), waits (bounded)
+    /// for the port it bound, and checks that `GET /health/live` answers.
     pub async fn start(vars: &[(&str, &str)]) -> ServerProcess {
+        init_test_log();
         let dir = tempfile::Builder::new()
             .prefix("todo-api-proc-")
             .tempdir()
             .expect("temporary directory");
         let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("app.db").display());
-        let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_todo-api"));
-        // A directory of its own: no `.env` of the developer is read.
-        cmd.current_dir(dir.path())
-            .arg("serve")
-            .env_remove("RUST_LOG")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
-            .env_remove("OTEL_SERVICE_NAME")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let port_text = port.to_string();
-        let defaults = [
-            ("DATABASE_URL", database_url.as_str()),
-            ("HOST", "127.0.0.1"),
-            ("PORT", port_text.as_str()),
-            ("APP_ENV", "development"),
-            ("JWT_SECRET_KEY", TEST_JWT_SECRET),
-            ("ARGON2_MEMORY_KIB", "8"),
-            ("ARGON2_ITERATIONS", "1"),
-            ("ARGON2_PARALLELISM", "1"),
-            ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
-            ("DATABASE_POOL_SIZE", "4"),
-            ("LOG_FORMAT", "json"),
-            ("LOG_LEVEL", "info"),
-        ];
-        for (k, v) in defaults.iter().chain(vars) {
-            cmd.env(k, v);
-        }
+        let mut cmd = command(dir.path(), &database_url, vars);
+        let database_url = vars
+            .iter()
+            .find(|(k, _)| *k == "DATABASE_URL")
+            .map_or(database_url, |(_, v)| (*v).to_owned());
         let mut child = cmd.spawn().expect("start the todo-api binary");
         let output = Arc::new(Mutex::new(Vec::new()));
-        let mut readers = Vec::new();
+        let (tx, rx) = oneshot::channel();
+        let tx = Arc::new(Mutex::new(Some(tx)));
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
-        for stream in [
+        let readers = [
             Box::new(stdout) as Box<dyn std::io::Read + Send>,
             Box::new(stderr),
-        ] {
-            let sink = output.clone();
-            readers.push(std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { break };
-                    sink.lock().unwrap().push(line);
-                }
-            }));
-        }
+        ]
+        .into_iter()
+        .map(|s| read_lines(s, output.clone(), tx.clone(), child.id()))
+        .collect();
+        drop(tx);
         let mut server = ServerProcess {
-            child,
-            base_url: format!("http://127.0.0.1:{port}"),
+            child: Some(child),
+            base_url: String::new(),
             database_url,
             output,
             readers,
             _dir: dir,
         };
-        server.wait_ready().await;
+        let port = server.bound_port(rx).await;
+        server.base_url = format!("http://127.0.0.1:{port}");
+        server.check_live().await;
         server
     }
 
-    async fn wait_ready(&mut self) {
-        let client = http_client();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("query the child") {
-                panic!("todo-api exited early ({status}):\n{}", self.output_text());
+    /// The port of the child's `listening` line (logged once it has bound its socket).
+    async fn bound_port(&mut self, rx: oneshot::Receiver<u16>) -> u16 {
+        match tokio::time::timeout(HANG, rx).await {
+            Ok(Ok(port)) => port,
+            // Both readers ended without the line: the child exited.
+            Ok(Err(_)) => {
+                let status = self.child.as_mut().and_then(|c| c.wait().ok());
+                panic!(
+                    "todo-api exited ({status:?}) before listening:\n{}",
+                    self.output_text()
+                )
             }
-            let live = client
-                .get(format!("{}/health/live", self.base_url))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await;
-            if live.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "todo-api did not answer /health/live within 60 s:\n{}",
+            Err(_) => panic!(
+                "todo-api logged no `listening` line within {HANG:?}:\n{}",
                 self.output_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            ),
+        }
+    }
+
+    /// The socket is bound, so the request waits in its backlog until the server serves.
+    async fn check_live(&self) {
+        let live = http_client()
+            .get(self.url("/health/live"))
+            .timeout(HANG)
+            .send()
+            .await;
+        match live {
+            Ok(r) if r.status().is_success() => {}
+            other => panic!("GET /health/live: {other:?}\n{}", self.output_text()),
         }
     }
 
@@ -133,23 +185,21 @@ impl ServerProcess {
 
     /// Sends SIGTERM and waits (bounded) for the process to exit and its output to end.
     pub async fn terminate(&mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM {pid} failed");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("query the child") {
-                break status;
+        let mut child = self.child.take().expect("the child is running");
+        let pid = child.id();
+        signal(pid, "-TERM");
+        let exited = tokio::task::spawn_blocking(move || child.wait());
+        let status = match tokio::time::timeout(HANG, exited).await {
+            Ok(waited) => waited
+                .expect("the wait did not panic")
+                .expect("wait for the child"),
+            Err(_) => {
+                signal(pid, "-KILL");
+                panic!(
+                    "todo-api did not exit within {HANG:?} of SIGTERM:\n{}",
+                    self.output_text()
+                );
             }
-            assert!(
-                Instant::now() < deadline,
-                "todo-api did not exit within 30 s of SIGTERM:\n{}",
-                self.output_text()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
         };
         // The pipes close with the process: the readers finish on their own.
         for r in self.readers.drain(..) {
@@ -157,6 +207,16 @@ impl ServerProcess {
         }
         status
     }
+}
+
+/// `kill <signal> <pid>`.
+fn signal(pid: u32, signal: &str) {
+    let pid = pid.to_string();
+    let sent = Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill {signal} {pid} failed");
 }
 
 impl Served for ServerProcess {
@@ -167,9 +227,11 @@ impl Served for ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
         if std::thread::panicking() {
             eprintln!("todo-api output:\n{}", self.output_text());
