@@ -161,7 +161,7 @@ pub fn help_text() -> String {
         let default = if s.default.is_empty() {
             "unset".to_owned()
         } else {
-            format!("default {}", s.default)
+            format!("default: {}", s.default)
         };
         out.push_str(&format!("  {} [{default}]\n      {}\n", s.name, s.help));
     }
@@ -841,7 +841,7 @@ mod tests {
             assert!(help.contains(&line), "{} missing from --help", s.name);
             assert!(help.contains(s.help), "{}'s help missing", s.name);
             if !s.default.is_empty() {
-                let shown = format!("  {} [default {}]", s.name, s.default);
+                let shown = format!("  {} [default: {}]", s.name, s.default);
                 assert!(help.contains(&shown), "{}'s default missing", s.name);
             }
         }

@@ -153,24 +153,24 @@ fn pg_cause_and_fix(
     let e = match failure {
         ConnectFailure::NoAnswer(t) => {
             let cause = format!("no answer from {at} within {} ms", t.as_millis());
-            let fix = format!("check the host and port in DATABASE_URL, and that no firewall drops the connection; {}", waited(settings));
+            let fix = format!("Check the host and port in DATABASE_URL, and that no firewall drops the connection; {}", waited(settings));
             return (cause, fix);
         }
         ConnectFailure::Error(e) => e,
     };
     match e {
         sqlx::Error::Io(io) => (io_cause(io), format!("Is PostgreSQL running and listening on {at}? Start it, or correct the host and port in DATABASE_URL; {} (raise it if the database starts slowly)", waited(settings))),
-        sqlx::Error::Tls(t) => (format!("TLS: {t}"), "check sslmode in DATABASE_URL (e.g. ?sslmode=disable for a local server without TLS)".into()),
+        sqlx::Error::Tls(t) => (format!("TLS: {t}"), "Check sslmode in DATABASE_URL (e.g. ?sslmode=disable for a local server without TLS)".into()),
         sqlx::Error::Database(d) => {
             let fix = match d.code().as_deref() {
-                Some("3D000") => format!("create it: createdb -h {host} -p {port} -U {} {db}", opts.get_username()),
-                Some("28P01" | "28000") => "check the user name and password in DATABASE_URL (and pg_hba.conf on the server)".into(),
-                Some("57P03") => format!("the server is still starting; {} (raise it to wait longer)", waited(settings)),
-                _ => "see the PostgreSQL server log".into(),
+                Some("3D000") => format!("Create it: createdb -h {host} -p {port} -U {} {db}", opts.get_username()),
+                Some("28P01" | "28000") => "Check the user name and password in DATABASE_URL (and pg_hba.conf on the server)".into(),
+                Some("57P03") => format!("The server is still starting; {} (raise it to wait longer)", waited(settings)),
+                _ => "See the PostgreSQL server log".into(),
             };
             (d.message().to_owned(), fix)
         }
-        other => (other.to_string(), "check DATABASE_URL".into()),
+        other => (other.to_string(), "Check DATABASE_URL".into()),
     }
 }
 
