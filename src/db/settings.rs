@@ -1,10 +1,14 @@
-//! `DbSettings`: the database layer's timeouts and circuit breaker, from the `DB_*` variables.
+//! `DbSettings`: the database layer's timeouts, circuit breaker and SQLite durability,
+//! from the `DB_*` and `SQLITE_*` variables.
 
 use std::time::Duration;
 
-use super::breaker::BreakerSettings;
+use sqlx::sqlite::SqliteSynchronous;
 
-/// Timeouts and circuit breaker of the database layer, from the `DB_*` variables.
+use super::breaker::BreakerSettings;
+use crate::config::{Lookup, Setting};
+
+/// Timeouts, circuit breaker and SQLite durability of the database layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DbSettings {
     /// Longest wait for a pooled connection, including (re)connecting
@@ -17,6 +21,14 @@ pub struct DbSettings {
     /// When the store's circuit breaker opens (`DB_BREAKER_FAILURES`, default 5, 0
     /// switches it off) and how long it stays open (`DB_BREAKER_COOLDOWN_MS`, default 2000).
     pub breaker: BreakerSettings,
+    /// How long start-up retries a database that refuses connections or does not answer
+    /// (still starting next to the service) before it gives up (`DB_CONNECT_WAIT_MS`,
+    /// default 2000; 0: one attempt).
+    pub connect_wait: Duration,
+    /// SQLite's `PRAGMA synchronous` (`SQLITE_SYNCHRONOUS`, default `full`): with `full`
+    /// a committed transaction survives a power loss; `normal` (in WAL mode) may lose the
+    /// last transactions but not corrupt the file; `off` may do both.
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 impl Default for DbSettings {
@@ -25,6 +37,8 @@ impl Default for DbSettings {
             acquire_timeout: Duration::from_secs(1),
             statement_timeout: Duration::from_secs(5),
             breaker: BreakerSettings::default(),
+            connect_wait: Duration::from_secs(2),
+            sqlite_synchronous: SqliteSynchronous::Full,
         }
     }
 }
@@ -36,33 +50,61 @@ const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The smallest client-side deadline of a store call, above the acquire timeout.
 const MIN_CALL_DEADLINE: Duration = Duration::from_secs(10);
 
+const SYNCHRONOUS: &[(&str, SqliteSynchronous)] = &[
+    ("full", SqliteSynchronous::Full),
+    ("normal", SqliteSynchronous::Normal),
+    ("extra", SqliteSynchronous::Extra),
+    ("off", SqliteSynchronous::Off),
+];
+
 impl DbSettings {
-    /// Reads the `DB_*` variables through `var` (unset or blank: the default).
-    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let d = DbSettings::default();
-        let num = |k: &str, default: u64| -> anyhow::Result<u64> {
-            match var(k).filter(|v| !v.trim().is_empty()) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .map_err(|e| anyhow::anyhow!("{k}={v:?} is invalid: {e}")),
-            }
-        };
-        let ms = |k: &str, default: Duration| {
-            num(k, default.as_millis() as u64).map(Duration::from_millis)
-        };
+    /// The database layer's variables: name, default, help (`--help`, README, parsing).
+    pub const VARIABLES: &'static [Setting] = &[
+        Setting {
+            name: "DB_ACQUIRE_TIMEOUT_MS",
+            default: "1000",
+            help: "longest wait for a pooled connection, (re)connecting included, in ms (at least 1)",
+        },
+        Setting {
+            name: "DB_STATEMENT_TIMEOUT_MS",
+            default: "5000",
+            help: "server-side limit of one statement on PostgreSQL, in ms (0: off); on SQLite also the wait for a lock (0: 5 s)",
+        },
+        Setting {
+            name: "DB_BREAKER_FAILURES",
+            default: "5",
+            help: "consecutive database failures that open the circuit breaker (503 while open); 0 switches it off",
+        },
+        Setting {
+            name: "DB_BREAKER_COOLDOWN_MS",
+            default: "2000",
+            help: "how long the circuit breaker stays open, in ms",
+        },
+        Setting {
+            name: "DB_CONNECT_WAIT_MS",
+            default: "2000",
+            help: "how long start-up retries a database that refuses connections or does not answer yet, in ms (0: one attempt)",
+        },
+        Setting {
+            name: "SQLITE_SYNCHRONOUS",
+            default: "full",
+            help: "SQLite durability: full (a committed write survives power loss), extra, normal (faster; the last commits may be lost on power loss), off (may also corrupt the file)",
+        },
+    ];
+
+    /// Reads the database variables through `get` (unset or blank: the default).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let env = Lookup::new(&get, Self::VARIABLES);
+        let ms = |k: &str| env.parse::<u64>(k).map(Duration::from_millis);
         let settings = DbSettings {
-            acquire_timeout: ms("DB_ACQUIRE_TIMEOUT_MS", d.acquire_timeout)?,
-            statement_timeout: ms("DB_STATEMENT_TIMEOUT_MS", d.statement_timeout)?,
+            acquire_timeout: ms("DB_ACQUIRE_TIMEOUT_MS")?,
+            statement_timeout: ms("DB_STATEMENT_TIMEOUT_MS")?,
             breaker: BreakerSettings {
-                failure_threshold: u32::try_from(num(
-                    "DB_BREAKER_FAILURES",
-                    u64::from(d.breaker.failure_threshold),
-                )?)
-                .map_err(|_| anyhow::anyhow!("DB_BREAKER_FAILURES is too large"))?,
-                cooldown: ms("DB_BREAKER_COOLDOWN_MS", d.breaker.cooldown)?,
+                failure_threshold: env.parse("DB_BREAKER_FAILURES")?,
+                cooldown: ms("DB_BREAKER_COOLDOWN_MS")?,
             },
+            connect_wait: ms("DB_CONNECT_WAIT_MS")?,
+            sqlite_synchronous: env.choice("SQLITE_SYNCHRONOUS", SYNCHRONOUS)?,
         };
         if settings.acquire_timeout.is_zero() {
             anyhow::bail!("DB_ACQUIRE_TIMEOUT_MS must be at least 1");
@@ -105,12 +147,16 @@ mod tests {
         assert_eq!(d.breaker.failure_threshold, 5);
         assert_eq!(d.breaker.cooldown, Duration::from_secs(2));
         assert_eq!(d.call_deadline(), Duration::from_secs(11));
+        assert_eq!(d.connect_wait, Duration::from_secs(2));
+        assert_eq!(d.sqlite_synchronous, SqliteSynchronous::Full);
 
         let s = settings(&[
             ("DB_ACQUIRE_TIMEOUT_MS", "250"),
             ("DB_STATEMENT_TIMEOUT_MS", " 300 "),
             ("DB_BREAKER_FAILURES", "0"),
             ("DB_BREAKER_COOLDOWN_MS", "100"),
+            ("DB_CONNECT_WAIT_MS", "0"),
+            ("SQLITE_SYNCHRONOUS", " Normal "),
         ])
         .unwrap();
         assert_eq!(s.acquire_timeout, Duration::from_millis(250));
@@ -119,6 +165,16 @@ mod tests {
         assert_eq!(s.breaker.cooldown, Duration::from_millis(100));
         assert_eq!(s.sqlite_busy_timeout(), Duration::from_millis(300));
         assert_eq!(s.call_deadline(), Duration::from_millis(10_250));
+        assert_eq!(s.connect_wait, Duration::ZERO);
+        assert_eq!(s.sqlite_synchronous, SqliteSynchronous::Normal);
+        for (v, expected) in [
+            ("full", SqliteSynchronous::Full),
+            ("EXTRA", SqliteSynchronous::Extra),
+            ("off", SqliteSynchronous::Off),
+        ] {
+            let s = settings(&[("SQLITE_SYNCHRONOUS", v)]).unwrap();
+            assert_eq!(s.sqlite_synchronous, expected, "{v}");
+        }
 
         let off = settings(&[("DB_STATEMENT_TIMEOUT_MS", "0")]).unwrap();
         assert_eq!(off.sqlite_busy_timeout(), Duration::from_secs(5));
@@ -132,9 +188,16 @@ mod tests {
             ("DB_STATEMENT_TIMEOUT_MS", "1s"),
             ("DB_BREAKER_FAILURES", "99999999999"),
             ("DB_BREAKER_COOLDOWN_MS", "soon"),
+            ("DB_CONNECT_WAIT_MS", "2s"),
+            ("SQLITE_SYNCHRONOUS", "fast"),
         ] {
             let err = settings(&[(k, v)]).unwrap_err().to_string();
             assert!(err.contains(k), "{k}={v}: {err}");
         }
+        let err = settings(&[("SQLITE_SYNCHRONOUS", "fast")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"SQLITE_SYNCHRONOUS="fast" is invalid: use full or normal or extra or off"#
+        );
     }
 }

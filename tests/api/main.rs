@@ -30,5 +30,6 @@ mod races;
 mod scaleout;
 mod sdk;
 mod sdk_helpers;
+mod startup;
 mod tags;
 mod todos;
