@@ -9,16 +9,18 @@ use poem::{Endpoint, EndpointExt, Route, Server};
 
 use crate::config::Config;
 use crate::db::{now, Backend, Pool};
+use crate::http::conn::{fit_open_files, guard, Connections, GuardedAcceptor, RequestGuard};
 use crate::http::cors::CorsPolicy;
 use crate::http::middleware::{handle, HttpContext, RouteTable};
 use crate::http::rate_limit::AuthRateLimiter;
 use crate::openapi::{api_service, spec_document};
 use crate::state::AppState;
 
-/// The whole HTTP application over `state`.
-pub fn endpoint(state: AppState) -> impl Endpoint {
+/// The whole HTTP application over `state`, serving `connections`.
+pub fn endpoint(state: AppState, connections: Arc<Connections>) -> impl Endpoint {
     let svc = api_service(&state);
     let spec = spec_document(&svc);
+    let requests = Arc::new(RequestGuard::new(connections.clone(), &spec));
     // Instances on one PostgreSQL database share their buckets; SQLite serves one.
     let shared_limits =
         (state.db.backend() == Backend::Postgres).then(|| state.stores.rate_limits.clone());
@@ -55,9 +57,13 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .nest("/redoc", poem::get(redoc))
         .at("/openapi.json", poem::get(spec_json))
         .at("/openapi.yaml", poem::get(spec_yaml))
-        .at("/metrics", poem::get(metrics_endpoint(state.clone())))
+        .at(
+            "/metrics",
+            poem::get(metrics_endpoint(state.clone(), connections)),
+        )
         .data(state)
         .around(move |ep, req| handle(ep, req, ctx.clone()))
+        .around(move |ep, req| guard(ep, req, requests.clone()))
 }
 
 /// An endpoint always answering `body` with `content_type`.
@@ -69,11 +75,15 @@ fn static_text(content_type: &'static str, body: String) -> impl Endpoint {
     })
 }
 
-/// `GET /metrics`: the Prometheus text format, with fresh pool gauges.
-fn metrics_endpoint(state: AppState) -> impl Endpoint {
+/// `GET /metrics`: the Prometheus text format, with fresh pool and connection gauges.
+fn metrics_endpoint(state: AppState, connections: Arc<Connections>) -> impl Endpoint {
     poem::endpoint::make_sync(move |_| {
         let (size, idle) = state.db.pool_stats();
         state.metrics.set_pool(size, idle);
+        let live = state.sessions.is_live();
+        state
+            .metrics
+            .set_server_state(connections.open_count(), live);
         poem::Response::builder()
             .content_type("text/plain; version=0.0.4; charset=utf-8")
             .body(state.metrics.render())
@@ -152,8 +162,14 @@ impl App {
 
     /// Serves until `shutdown` resolves, then drains in-flight requests (up to 10 s).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        let app = endpoint(self.state);
-        Server::new_with_acceptor(self.acceptor)
+        let settings = self.state.config.connections;
+        // The pool, the session listener, SQLite's files, logs and exporters.
+        let reserve = self.state.config.pool_size as usize + 64;
+        let max = fit_open_files(settings.max_connections, reserve);
+        let connections = Connections::new(settings, max, self.state.metrics.clone());
+        let acceptor = GuardedAcceptor::new(self.acceptor, connections.clone());
+        let app = endpoint(self.state, connections);
+        Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
             .await
     }

@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The registry and every series the service exports.
@@ -14,6 +15,9 @@ pub struct Metrics {
     auth_events: IntCounterVec,
     db_duration: HistogramVec,
     db_pool: IntGaugeVec,
+    connections_open: IntGauge,
+    connections_closed: IntCounterVec,
+    session_cache_live: IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -61,12 +65,30 @@ impl Metrics {
             &["state"],
         )
         .expect("valid metric");
+        let connections_open = IntGauge::new("http_connections_open", "Open client connections")
+            .expect("valid metric");
+        let connections_closed = IntCounterVec::new(
+            Opts::new(
+                "http_connections_closed_total",
+                "Client connections the server closed: over_limit, header_timeout, idle_timeout, body_timeout",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let session_cache_live = IntGauge::new(
+            "session_cache_live",
+            "1 while the session cache's listener proves it receives revocations (the cache answers), else 0",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(auth_events.clone()),
             Box::new(db_duration.clone()),
             Box::new(db_pool.clone()),
+            Box::new(connections_open.clone()),
+            Box::new(connections_closed.clone()),
+            Box::new(session_cache_live.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             registry.register(c).expect("metric names are unique");
@@ -78,6 +100,9 @@ impl Metrics {
             auth_events,
             db_duration,
             db_pool,
+            connections_open,
+            connections_closed,
+            session_cache_live,
         }
     }
 
@@ -118,6 +143,17 @@ impl Metrics {
         self.db_pool
             .with_label_values(&["in_use"])
             .set(i64::from(size) - idle);
+    }
+
+    /// Sets the open-connections gauge and whether the session cache answers.
+    pub fn set_server_state(&self, connections_open: usize, session_cache_live: bool) {
+        self.connections_open.set(connections_open as i64);
+        self.session_cache_live.set(i64::from(session_cache_live));
+    }
+
+    /// Counts a client connection the server closed, by `reason`.
+    pub fn connection_closed(&self, reason: &str) {
+        self.connections_closed.with_label_values(&[reason]).inc();
     }
 
     /// The Prometheus text exposition of every series.

@@ -105,9 +105,9 @@ impl AppState {
         let sessions = Arc::new(SessionCache::default());
         // Only PostgreSQL tells instances about revocations; elsewhere the cache stays off.
         let listener = match pool {
-            Pool::Postgres(pg) if tokio::runtime::Handle::try_current().is_ok() => {
-                Some(AbortOnDrop(listen(&sessions, pg.clone())))
-            }
+            Pool::Postgres(pg) if tokio::runtime::Handle::try_current().is_ok() => Some(
+                AbortOnDrop(listen(&sessions, pg, config.database_listen_url.as_deref())),
+            ),
             _ => None,
         };
         let auth = AuthService::new(

@@ -1,15 +1,20 @@
 //! An in-process cache of the sessions whose access tokens passed the database check,
 //! so that most requests need no token round trip.
 //!
-//! It is only trusted while invalidations arrive: on PostgreSQL, triggers NOTIFY every
-//! instance when a session is revoked or deleted and when a user is deactivated, deleted
-//! or has an access token revoked (`migrations/postgres/0004_auth_notify.up.sql`), and
-//! the auth store's listener (`auth/store/listen.rs`) feeds them in here. While the listener is not connected the cache is
-//! empty and unused; it is flushed whenever the listener (re)connects, so a revocation
-//! sent while it was away is never missed. On SQLite the cache stays off.
+//! It is only trusted while invalidations are proven to arrive: on PostgreSQL, triggers
+//! NOTIFY every instance when a session is revoked or deleted and when a user is
+//! deactivated, deleted or has an access token revoked
+//! (`migrations/postgres/0004_auth_notify.up.sql`), and the auth store's listener
+//! (`auth/store/listen.rs`) feeds them in here. Each heartbeat the listener gets back
+//! proves that everything committed before it was sent has been applied, and lets the
+//! cache answer until a little after ([`SessionCache::prove_live`]); once that time has
+//! passed without a new proof (the listener's connection may be dead without anyone
+//! knowing yet), the cache answers nothing and every token is checked in the database.
+//! When the listener fails, the cache is flushed and stays unused until the new
+//! connection's first heartbeat, so a revocation sent while it was away is never missed.
+//! On SQLite the cache stays off.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -52,13 +57,26 @@ struct State {
     /// Bumped by every invalidation: a check that started before one is not cached.
     epoch: u64,
     sessions: HashMap<Uuid, Entry>,
+    /// Until when the listener's last heartbeat lets the cache answer (`None`: the
+    /// listener is not connected).
+    live_until: Option<Instant>,
 }
 
-/// Sessions known to be live, trusted only while invalidations are being received.
+impl State {
+    fn live(&self) -> bool {
+        self.live_until.is_some_and(|t| t > Instant::now())
+    }
+
+    fn flush(&mut self) {
+        self.epoch += 1;
+        self.sessions.clear();
+    }
+}
+
+/// Sessions known to be live, trusted only while invalidations are proven to arrive.
 #[derive(Default)]
 pub struct SessionCache {
     state: Mutex<State>,
-    live: AtomicBool,
     went_live: tokio::sync::Notify,
 }
 
@@ -70,26 +88,26 @@ impl SessionCache {
 
     /// Whether session `sid` of `user_id` was found live and nothing has revoked it since.
     pub fn contains(&self, sid: Uuid, user_id: Uuid) -> bool {
-        if !self.live.load(Ordering::Acquire) {
-            return false;
-        }
-        self.lock()
-            .sessions
-            .get(&sid)
-            .is_some_and(|e| e.user_id == user_id && e.until > Instant::now())
+        let state = self.lock();
+        state.live()
+            && state
+                .sessions
+                .get(&sid)
+                .is_some_and(|e| e.user_id == user_id && e.until > Instant::now())
     }
 
     /// Call before a database check; pass the result to [`SessionCache::insert`].
     /// `None` while the cache is off.
     pub fn epoch(&self) -> Option<u64> {
-        self.live.load(Ordering::Acquire).then(|| self.lock().epoch)
+        let state = self.lock();
+        state.live().then_some(state.epoch)
     }
 
     /// Remembers a session the database found live, unless anything was invalidated
     /// since `epoch` was read (the check may predate a revocation).
     pub fn insert(&self, epoch: u64, sid: Uuid, user_id: Uuid) {
         let mut state = self.lock();
-        if state.epoch != epoch || !self.live.load(Ordering::Acquire) {
+        if state.epoch != epoch || !state.live() {
             return;
         }
         if state.sessions.len() >= MAX_ENTRIES {
@@ -115,16 +133,35 @@ impl SessionCache {
         }
     }
 
-    /// Switches the cache on (listener connected) or off, flushing it either way.
-    pub fn set_live(&self, live: bool) {
+    /// Forgets everything (a notification the cache cannot read).
+    pub fn flush(&self) {
+        self.lock().flush();
+    }
+
+    /// The listener lost its connection (or has not got one): flushed, and off until
+    /// a new connection proves itself.
+    pub fn set_offline(&self) {
         let mut state = self.lock();
-        state.epoch += 1;
-        state.sessions.clear();
-        self.live.store(live, Ordering::Release);
+        state.flush();
+        state.live_until = None;
+    }
+
+    /// The listener has applied everything committed until shortly before `until`:
+    /// the cache may answer until then (a later proof extends it).
+    pub fn prove_live(&self, until: Instant) {
+        let mut state = self.lock();
+        let was_live = state.live();
+        state.live_until = state.live_until.max(Some(until));
+        let live = state.live();
         drop(state);
-        if live {
+        if live && !was_live {
             self.went_live.notify_waiters();
         }
+    }
+
+    /// Whether the cache answers now (its listener's last proof has not run out).
+    pub fn is_live(&self) -> bool {
+        self.lock().live()
     }
 
     /// Waits (at most `limit`) until the listener is connected; whether it is.
@@ -133,11 +170,11 @@ impl SessionCache {
         loop {
             // Registered before the check, so a wake-up in between is not lost.
             let went_live = self.went_live.notified();
-            if self.live.load(Ordering::Acquire) {
+            if self.is_live() {
                 return true;
             }
             if tokio::time::timeout_at(deadline, went_live).await.is_err() {
-                return self.live.load(Ordering::Acquire);
+                return self.is_live();
             }
         }
     }
@@ -149,7 +186,7 @@ mod tests {
 
     fn live() -> SessionCache {
         let c = SessionCache::default();
-        c.set_live(true);
+        c.prove_live(Instant::now() + Duration::from_secs(600));
         c
     }
 
@@ -160,7 +197,7 @@ mod tests {
         assert_eq!(c.epoch(), None);
         c.insert(0, sid, uid);
         assert!(!c.contains(sid, uid));
-        c.set_live(true);
+        c.prove_live(Instant::now() + Duration::from_secs(600));
         let e = c.epoch().expect("live");
         c.insert(e, sid, uid);
         assert!(c.contains(sid, uid));
@@ -168,10 +205,27 @@ mod tests {
             !c.contains(sid, Uuid::now_v7()),
             "another user's token with this sid"
         );
-        c.set_live(false);
+        c.set_offline();
         assert!(!c.contains(sid, uid));
-        c.set_live(true);
+        c.prove_live(Instant::now() + Duration::from_secs(600));
         assert!(!c.contains(sid, uid), "a reconnect starts empty");
+    }
+
+    #[test]
+    fn answers_nothing_once_the_last_proof_has_run_out() {
+        let c = live();
+        let (sid, uid) = (Uuid::now_v7(), Uuid::now_v7());
+        let e = c.epoch().unwrap();
+        c.insert(e, sid, uid);
+        assert!(c.contains(sid, uid));
+        // The proof runs out: no heartbeat came back since (a silent listener).
+        c.lock().live_until = Some(Instant::now());
+        assert!(!c.is_live());
+        assert!(!c.contains(sid, uid), "not without a live proof");
+        assert_eq!(c.epoch(), None);
+        // The next heartbeat on the same connection: nothing was missed, it answers again.
+        c.prove_live(Instant::now() + Duration::from_secs(600));
+        assert!(c.contains(sid, uid));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, ToSocketAddrs};
+use std::time::Duration;
 
 mod secret;
 mod table;
@@ -70,6 +71,9 @@ pub struct Config {
     /// Hash requests that may wait for a worker before login answers 503.
     pub hash_queue: usize,
     pub pool_size: u32,
+    /// `DATABASE_LISTEN_URL`: where the session cache's `LISTEN` connects (PostgreSQL;
+    /// `None`: `database_url`).
+    pub database_listen_url: Option<String>,
     /// Database timeouts, circuit breaker and SQLite durability (`DB_*`, `SQLITE_*`).
     pub db: DbSettings,
     pub cors_origins: Vec<String>,
@@ -79,6 +83,8 @@ pub struct Config {
     pub rate_limit_ipv6_prefix: u8,
     /// Load balancers / reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: crate::http::client_ip::TrustedProxies,
+    /// Slow and idle clients, and the connection cap.
+    pub connections: ConnectionSettings,
     pub log_level: String,
     pub log_format: LogFormat,
     pub migrate_on_start: bool,
@@ -88,6 +94,38 @@ pub struct Config {
     /// Accepted but questionable settings (a weak development secret, …). Printed by
     /// `serve` once the service started, so that they never precede a fatal error.
     pub warnings: Vec<String>,
+}
+
+/// `HEADER_READ_TIMEOUT_SECONDS`, `IDLE_TIMEOUT_SECONDS`, `BODY_READ_TIMEOUT_SECONDS`,
+/// `MAX_CONNECTIONS`.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionSettings {
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl ConnectionSettings {
+    fn from_lookup(env: &Lookup) -> anyhow::Result<Self> {
+        let seconds = |name: &str| -> anyhow::Result<Duration> {
+            let s: u64 = env.parse(name)?;
+            if s == 0 {
+                bail!("{name} must be at least 1");
+            }
+            Ok(Duration::from_secs(s))
+        };
+        let max_connections = env.parse("MAX_CONNECTIONS")?;
+        if max_connections == 0 {
+            bail!("MAX_CONNECTIONS must be at least 1");
+        }
+        Ok(ConnectionSettings {
+            header_read_timeout: seconds("HEADER_READ_TIMEOUT_SECONDS")?,
+            idle_timeout: seconds("IDLE_TIMEOUT_SECONDS")?,
+            body_read_timeout: seconds("BODY_READ_TIMEOUT_SECONDS")?,
+            max_connections,
+        })
+    }
 }
 
 /// Transport of OTLP trace export (`OTEL_EXPORTER_OTLP_PROTOCOL`).
@@ -156,6 +194,7 @@ impl Config {
             hash_workers: env.parse_or("PASSWORD_HASH_WORKERS", default_hash_workers())?,
             hash_queue: env.parse("PASSWORD_HASH_QUEUE")?,
             pool_size: env.parse("DATABASE_POOL_SIZE")?,
+            database_listen_url: env.value("DATABASE_LISTEN_URL"),
             db: DbSettings::from_lookup(&get)?,
             cors_origins: comma_list(&env.text("CORS_ORIGINS")),
             auth_rate_limit_per_minute: env.parse("AUTH_RATE_LIMIT_PER_MINUTE")?,
@@ -164,6 +203,7 @@ impl Config {
                 &env.text("TRUSTED_PROXIES"),
             )
             .map_err(|e| anyhow!("TRUSTED_PROXIES: {e}"))?,
+            connections: ConnectionSettings::from_lookup(&env)?,
             log_level: env.text("LOG_LEVEL"),
             log_format: env.choice("LOG_FORMAT", LOG_FORMATS)?,
             migrate_on_start: env.parse("MIGRATE_ON_START")?,
@@ -186,6 +226,14 @@ impl Config {
         }
         if self.pool_size == 0 {
             bail!("DATABASE_POOL_SIZE must be at least 1");
+        }
+        if let Some(url) = &self.database_listen_url {
+            url.parse::<sqlx::postgres::PgConnectOptions>()
+                .ok()
+                .filter(|_| url.starts_with("postgres"))
+                .ok_or_else(|| {
+                    anyhow!("DATABASE_LISTEN_URL is not a postgres://USER[:PASS]@HOST:PORT/DB URL")
+                })?;
         }
         let a = self.argon2;
         argon2::Params::new(a.memory_kib, a.iterations, a.parallelism, None)

@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod client_ip;
+pub mod conn;
 pub mod cors;
 pub mod middleware;
 pub mod rate_limit;

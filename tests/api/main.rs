@@ -30,6 +30,7 @@ mod races;
 mod scaleout;
 mod sdk;
 mod sdk_helpers;
+mod slow_clients;
 mod startup;
 mod tags;
 mod todos;

@@ -10,6 +10,7 @@
 //! the global subscriber, the OTLP exporter and the signal handlers.
 
 mod health;
+mod listener;
 mod logs;
 mod metrics;
 mod otlp;

@@ -1,0 +1,206 @@
+//! The outermost request wrapper: marks the connection's request in flight (its headers
+//! are complete), puts the body under its deadline, and does not read a body that no
+//! operation could use.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use poem::http::{header, HeaderValue, Method, Version};
+use poem::{Body, Endpoint, IntoResponse, Request, Response};
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::time::Sleep;
+
+use super::{ConnState, Connections};
+
+/// What [`guard`] needs: the connections and the operations' routes.
+pub struct RequestGuard {
+    connections: Arc<Connections>,
+    gate: BodyGate,
+}
+
+impl RequestGuard {
+    /// Over `connections`, for the operations of the OpenAPI document `spec`.
+    pub fn new(connections: Arc<Connections>, spec: &serde_json::Value) -> Self {
+        RequestGuard {
+            connections,
+            gate: BodyGate::from_spec(spec),
+        }
+    }
+}
+
+/// Runs `req` through `ep` as a request of its connection (see the module docs).
+pub async fn guard<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    ctx: Arc<RequestGuard>,
+) -> poem::Result<Response> {
+    let conn = ctx.connections.of(req.remote_addr());
+    let _in_flight = conn.as_ref().map(ConnState::begin);
+    let mut close = false;
+    if may_have_body(&req) {
+        if ctx.gate.refuses(&req) {
+            // Answered without it: the rest of the body is not read, and the
+            // connection is not reused.
+            req.set_body(Body::empty());
+            close = true;
+        } else if let Some(conn) = conn {
+            let limit = ctx.connections.settings.body_read_timeout;
+            let body = req.take_body().into_async_read();
+            let deadline = BodyDeadline::new(body, limit, conn, ctx.connections.clone());
+            req.set_body(Body::from_async_read(deadline));
+        }
+    }
+    let mut resp = ep.call(req).await?.into_response();
+    if close {
+        let close = HeaderValue::from_static("close");
+        resp.headers_mut().insert(header::CONNECTION, close);
+    }
+    Ok(resp)
+}
+
+/// Whether `req` may carry a body: a non-zero `Content-Length` or `Transfer-Encoding`;
+/// on HTTP/2 (which frames bodies itself), anything but `Content-Length: 0`.
+fn may_have_body(req: &Request) -> bool {
+    let headers = req.headers();
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim() != "0");
+    match length {
+        Some(nonzero) => nonzero,
+        None => {
+            headers.contains_key(header::TRANSFER_ENCODING)
+                || !matches!(req.version(), Version::HTTP_10 | Version::HTTP_11)
+        }
+    }
+}
+
+/// The operations of the spec by path template and method, and whether each needs a
+/// bearer token: enough to tell that a request's body cannot be used.
+pub struct BodyGate {
+    routes: Vec<Route>,
+}
+
+/// A path template's segments, and its operations' methods (with whether each needs a
+/// bearer token).
+type Route = (Vec<String>, Vec<(Method, bool)>);
+
+impl BodyGate {
+    /// From the emitted OpenAPI document.
+    pub fn from_spec(spec: &serde_json::Value) -> Self {
+        let mut routes = Vec::new();
+        for (template, ops) in spec["paths"].as_object().into_iter().flatten() {
+            let segments = template.split('/').map(str::to_owned).collect();
+            let methods = ops
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(method, op)| {
+                    let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok()?;
+                    let bearer = op["security"].as_array().is_some_and(|s| !s.is_empty());
+                    Some((method, bearer))
+                })
+                .collect();
+            routes.push((segments, methods));
+        }
+        BodyGate { routes }
+    }
+
+    /// Whether no operation could use a body sent with `req`: none matches its method
+    /// and path, or each one that does needs a bearer token and it carries no
+    /// `Authorization`.
+    pub fn refuses(&self, req: &Request) -> bool {
+        let path: Vec<&str> = req.uri().path().split('/').collect();
+        let authorized = req.headers().contains_key(header::AUTHORIZATION);
+        !self
+            .routes
+            .iter()
+            .filter(|(segments, _)| matches(segments, &path))
+            .flat_map(|(_, methods)| methods)
+            .any(|(method, bearer)| method == req.method() && (authorized || !bearer))
+    }
+}
+
+fn matches(template: &[String], path: &[&str]) -> bool {
+    template.len() == path.len()
+        && template
+            .iter()
+            .zip(path)
+            .all(|(t, p)| t == p || (t.starts_with('{') && !p.is_empty()))
+}
+
+/// A request body that fails, and dooms its connection, when it is not complete by its
+/// deadline.
+struct BodyDeadline<R> {
+    inner: R,
+    deadline: Instant,
+    sleep: Pin<Box<Sleep>>,
+    limit: Duration,
+    conn: Arc<ConnState>,
+    connections: Arc<Connections>,
+    ended: bool,
+    expired: bool,
+}
+
+impl<R> BodyDeadline<R> {
+    fn new(inner: R, limit: Duration, conn: Arc<ConnState>, connections: Arc<Connections>) -> Self {
+        let deadline = Instant::now() + limit;
+        BodyDeadline {
+            inner,
+            deadline,
+            sleep: Box::pin(tokio::time::sleep_until(deadline.into())),
+            limit,
+            conn,
+            connections,
+            ended: false,
+            expired: false,
+        }
+    }
+
+    fn expire(&mut self) -> Poll<io::Result<()>> {
+        let secs = self.limit.as_secs();
+        if !self.expired {
+            self.expired = true;
+            self.conn.doom();
+            self.connections.closed("body_timeout");
+            tracing::info!("request body not complete within {secs} s: closing the connection");
+        }
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("request body not complete within {secs} s"),
+        )))
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for BodyDeadline<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.ended {
+            return Poll::Ready(Ok(()));
+        }
+        // Checked before reading too: a body trickling in never leaves a read pending.
+        if this.expired || Instant::now() >= this.deadline {
+            return this.expire();
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                this.ended = buf.filled().len() == before;
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                ready!(this.sleep.as_mut().poll(cx));
+                this.expire()
+            }
+        }
+    }
+}
