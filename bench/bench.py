@@ -31,6 +31,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from slowloris import run as slowloris_run
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 LUA = BENCH / "lua" / "todo.lua"
@@ -68,6 +70,8 @@ class Config:
     server_env: str = field(default_factory=lambda: env_str("BENCH_SERVER_ENV", ""))
     soak_secs: int = field(default_factory=lambda: env_int("BENCH_SOAK_SECS", 300))
     idle_conns: int = field(default_factory=lambda: env_int("BENCH_IDLE_CONNS", 1000))
+    slowloris_conns: int = field(default_factory=lambda: env_int("BENCH_SLOWLORIS_CONNS", 200))
+    slowloris_secs: int = field(default_factory=lambda: env_int("BENCH_SLOWLORIS_SECS", 40))
     mixed_login_conns: int = field(default_factory=lambda: env_int("BENCH_MIXED_LOGIN_CONNS", 32))
     mixed_list_conns: int = field(default_factory=lambda: env_int("BENCH_MIXED_LIST_CONNS", 32))
     sqlite: bool = field(default_factory=lambda: env_str("BENCH_SQLITE", "1") != "0")
@@ -1217,7 +1221,8 @@ def markdown(results: dict, rows: list[dict]) -> str:
                 f"(1 run)", ""]
     mem = results.get("memory")
     sk = results.get("soak")
-    if mem or sk:
+    sl = results.get("slowloris")
+    if mem or sk or sl:
         out += ["## Memory", ""]
         tl = [f"start {results['rss_start_kib'] / 1024:.1f}",
               f"after seeding + {results.get('load_users', '?')} logins "
@@ -1241,7 +1246,17 @@ def markdown(results: dict, rows: list[dict]) -> str:
                 f"{sk['rss_idle_after_kib'] / 1024:.1f} MiB idle after → **{'PASS' if sk['pass'] else 'FAIL'}**; "
                 f"mix {sk['mix']['rps']:.0f} req/s (p99 {sk['mix']['p99_ms']:.1f} ms, errors {sk['mix']['errors']}), "
                 f"logins {sk['logins']['rps']:.1f}/s"]
-    if mem or sk:
+    sl = results.get("slowloris")
+    if sl:
+        out += [f"- slowloris: {sl['connections']} connections that never finish a request (half trickle "
+                f"headers, half a chunked body to an unknown route) for {sl['secs']} s: RSS "
+                f"{sl['rss_before_kib'] / 1024:.1f} → peak {sl['rss_peak_kib'] / 1024:.1f} → "
+                f"{sl['rss_after_kib'] / 1024:.1f} MiB; a normal client meanwhile: {sl['normal_requests']} "
+                f"requests, p50 {sl['normal_p50_ms']} ms, **p99 {sl['normal_p99_ms']} ms**, errors "
+                f"{sl['normal_errors']}; {sl['slow_closed_by_server']} slow connections closed by the server "
+                f"(median after {sl['slow_closed_median_secs']} s; {sl['server_closed']}) → "
+                f"**{'PASS' if sl['pass'] else 'FAIL'}**"]
+    if mem or sk or sl:
         out.append("")
     out += ["## Where the time goes (per request, from /proc and /metrics)", "",
             "CPU columns are cores busy during the measured runs (2.00 = the whole machine on 2 "
@@ -1287,7 +1302,8 @@ def markdown(results: dict, rows: list[dict]) -> str:
             out.append(f"| {n} | {fmt(svc)} | {tps:.0f} | {fmt(svc / tps if svc else None, '.2f')} | "
                        f"{fmt(pb / tps if pb else None, '.1f')}× |")
     failed = [r["scenario"] for r in rows if r["pass"] is False]
-    failed += [n for n, part in (("mixed", mx), ("idle memory", mem), ("soak", sk))
+    failed += [n for n, part in (("mixed", mx), ("idle memory", mem), ("soak", sk),
+                                 ("slowloris", results.get("slowloris")))
                if part and not part["pass"]]
     out += ["", f"**Overall: {'PASS' if not failed else 'FAIL (' + ', '.join(failed) + ')'}**",
             "", "Full figures (every run, statuses, DB breakdown): `bench/results/latest.json`.", ""]
@@ -1334,6 +1350,15 @@ def main() -> int:
             results["mixed"] = mixed(cfg, server, data_dir)
         if cfg.wanted("memory"):
             results["memory"] = idle_memory(cfg, server)
+        if cfg.wanted("slowloris") and cfg.slowloris_secs > 0:
+            settle(server)
+            results["slowloris"] = slowloris_run(server.port, server.pid, cfg.slowloris_conns,
+                                                 cfg.slowloris_secs)
+            sl = results["slowloris"]
+            log(f"slowloris: {sl['connections']} slow connections for {sl['secs']} s: RSS "
+                f"{sl['rss_before_kib'] / 1024:.1f} -> peak {sl['rss_peak_kib'] / 1024:.1f} MiB; "
+                f"normal client p99 {sl['normal_p99_ms']} ms, errors {sl['normal_errors']}; "
+                f"{sl['slow_closed_by_server']} closed by the server")
         if cfg.wanted("soak") and cfg.soak_secs > 0:
             reset_todos(cfg)
             results["soak"] = soak(cfg, server, data_dir)
