@@ -75,6 +75,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Auth requests per minute per client IP; 0 switches limiting off.
     pub auth_rate_limit_per_minute: u32,
+    /// Failed logins per account before the per-account throttle slows them; 0: off.
+    pub login_failures_per_account: u32,
     /// Leading bits an IPv6 client is counted by in the rate limits (default 64).
     pub rate_limit_ipv6_prefix: u8,
     /// Load balancers / reverse proxies whose `X-Forwarded-For` names the client.
@@ -159,6 +161,7 @@ impl Config {
             db: DbSettings::from_lookup(&get)?,
             cors_origins: comma_list(&env.text("CORS_ORIGINS")),
             auth_rate_limit_per_minute: env.parse("AUTH_RATE_LIMIT_PER_MINUTE")?,
+            login_failures_per_account: env.parse("LOGIN_FAILURES_PER_ACCOUNT")?,
             rate_limit_ipv6_prefix: env.parse("RATE_LIMIT_IPV6_PREFIX")?,
             trusted_proxies: crate::http::client_ip::TrustedProxies::parse(
                 &env.text("TRUSTED_PROXIES"),

@@ -44,6 +44,7 @@ pub const SETTINGS: &[Setting] = &[
     set("PASSWORD_HASH_WORKERS", "", "password hashes computed at once (unset: CPU cores - 1, at least 1)"),
     set("PASSWORD_HASH_QUEUE", "64", "hash requests that may wait for a worker; beyond that, 503 SERVER_001"),
     set("AUTH_RATE_LIMIT_PER_MINUTE", "5", "requests per minute per client IP to register/login/token/refresh (one bucket); 0 switches limiting off"),
+    set("LOGIN_FAILURES_PER_ACCOUNT", "10", "failed logins per account (from any address) before further attempts are slowed to one a minute; 0 switches the throttle off"),
     set("RATE_LIMIT_IPV6_PREFIX", "64", "leading bits an IPv6 client is counted by in the rate limits (0..=128; a client owns a /64)"),
     set("TRUSTED_PROXIES", "", "comma-separated addresses/CIDRs of load balancers whose X-Forwarded-For names the client (unset: none)"),
     set("CORS_ORIGINS", "", "comma-separated origins allowed to call the API from a browser (unset: none)"),

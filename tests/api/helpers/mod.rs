@@ -269,6 +269,8 @@ pub const TEST_ENV: &[(&str, &str)] = &[
     ("ARGON2_ITERATIONS", "1"),
     ("ARGON2_PARALLELISM", "1"),
     ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+    // Off like the per-address limit; the abuse tests switch it on.
+    ("LOGIN_FAILURES_PER_ACCOUNT", "0"),
 ];
 
 /// The environment of an in-process test server (before per-test overrides).
