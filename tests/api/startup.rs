@@ -152,6 +152,7 @@ fn postgres_url_of(database: &str) -> String {
 }
 
 #[tokio::test]
+#[cfg_attr(skip_postgres, ignore = "SKIP_POSTGRES=1")]
 async fn startup_postgres_missing_database_suggests_createdb() {
     if std::env::var("SKIP_POSTGRES").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true")) {
         eprintln!("SKIP_POSTGRES=1: skipping");
