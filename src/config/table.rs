@@ -48,6 +48,7 @@ pub const SETTINGS: &[Setting] = &[
     set("RATE_LIMIT_IPV6_PREFIX", "64", "leading bits an IPv6 client is counted by in the rate limits (0..=128; a client owns a /64)"),
     set("TRUSTED_PROXIES", "", "comma-separated addresses/CIDRs of load balancers whose X-Forwarded-For names the client (unset: none)"),
     set("CORS_ORIGINS", "", "comma-separated origins allowed to call the API from a browser (unset: none)"),
+    set("CORS_ALLOW_HEADERS", "", "extra request headers browsers may send, comma-separated (always allowed: authorization, content-type, if-match, if-none-match, x-request-id, traceparent, tracestate, baggage)"),
     set("LOG_LEVEL", "info", "tracing EnvFilter directives, e.g. info or todo_api=debug,sqlx=warn"),
     set("LOG_FORMAT", "json", "json (one JSON object per line) or pretty"),
     set("OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP collector for traces, e.g. http://localhost:4318 (unset: no export)"),
