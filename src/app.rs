@@ -27,7 +27,7 @@ pub fn endpoint(state: AppState, connections: Arc<Connections>) -> impl Endpoint
     let ctx = Arc::new(HttpContext {
         routes: RouteTable::from_spec(&spec),
         metrics: state.metrics.clone(),
-        cors: CorsPolicy::new(&state.config.cors_origins),
+        cors: CorsPolicy::new(&state.config.cors_origins, &state.config.cors_allow_headers),
         limiter: AuthRateLimiter::new(
             state.config.auth_rate_limit_per_minute,
             shared_limits,

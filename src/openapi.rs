@@ -32,7 +32,7 @@ pub fn api_service(state: &AppState) -> OpenApiService<Api, ()> {
             "Per-user todos with tags, behind Argon2id passwords and HS256 JWTs. \
              Every error has the `ErrorBody` shape with a stable `error_code`.",
         )
-        .license(poem_openapi::LicenseObject::new("MIT"))
+        .license(poem_openapi::LicenseObject::new("MIT OR Apache-2.0"))
 }
 
 /// OpenAPI links from a created resource to the operations on it, so that stateful

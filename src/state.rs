@@ -117,7 +117,10 @@ impl AppState {
             keys,
             metrics.clone(),
             sessions.clone(),
-            CheckLimits::new(stores.rate_limits.clone()),
+            CheckLimits::new(
+                stores.rate_limits.clone(),
+                config.login_failures_per_account,
+            ),
         );
         Ok(AppState(Arc::new(Services {
             listener,

@@ -14,9 +14,12 @@ use crate::http::rate_limit::RateLimitStore;
 
 /// Current-password checks: 5 failures per 15 minutes per user (then one per 3 minutes).
 pub const CURRENT_PASSWORD: (u32, Duration) = (5, Duration::from_secs(15 * 60));
-/// Logins: 10 failures per account, refilled one a minute: an attacker gets one guess a
-/// minute, and the owner never waits more than a minute for a login.
-pub const LOGIN: (u32, Duration) = (10, Duration::from_secs(10 * 60));
+/// Logins: `failures` per account (`LOGIN_FAILURES_PER_ACCOUNT`, default 10), refilled
+/// one a minute: an attacker gets one guess a minute, and the owner never waits more
+/// than a minute for a login.
+pub fn login(failures: u32) -> (u32, Duration) {
+    (failures, Duration::from_secs(60) * failures)
+}
 
 /// A limit of `failures` per `window` on one kind of check.
 pub struct FailureLimit {

@@ -37,17 +37,19 @@ pub struct AuthService {
 
 /// The per-account limits on failed credential checks.
 pub struct CheckLimits {
-    /// Failed logins per email.
-    pub logins: FailureLimit,
+    /// Failed logins per email (`None`: throttle off).
+    pub logins: Option<FailureLimit>,
     /// Failed current-password checks per user.
     pub current_password: FailureLimit,
 }
 
 impl CheckLimits {
-    /// The contract's limits, counted in `store`.
-    pub fn new(store: Arc<dyn RateLimitStore>) -> Self {
+    /// The contract's limits, counted in `store`; `login_failures` per account (0: off).
+    pub fn new(store: Arc<dyn RateLimitStore>, login_failures: u32) -> Self {
         CheckLimits {
-            logins: FailureLimit::new(store.clone(), "login", attempts::LOGIN),
+            logins: (login_failures > 0).then(|| {
+                FailureLimit::new(store.clone(), "login", attempts::login(login_failures))
+            }),
             current_password: FailureLimit::new(store, "pw", attempts::CURRENT_PASSWORD),
         }
     }
@@ -173,7 +175,10 @@ impl AuthService {
     }
 
     async fn login_normalized(&self, email: &str, password: String) -> ApiResult<TokenPair> {
-        let attempt = self.limits.logins.take(email).await?;
+        let attempt = match &self.limits.logins {
+            Some(limit) => Some(limit.take(email).await?),
+            None => None,
+        };
         let Some(user) = self.users.user_by_email(email).await? else {
             self.hasher.verify_dummy(password).await?;
             self.record("login", "failure", None);
@@ -188,7 +193,9 @@ impl AuthService {
             self.record("login", "failure", Some(user.id));
             return Err(ApiError::InvalidCredentials);
         }
-        attempt.succeeded().await;
+        if let Some(attempt) = attempt {
+            attempt.succeeded().await;
+        }
         let pair = self.open_session(&user).await?;
         self.users.touch_last_login(user.id, now()).await?;
         self.record("login", "success", Some(user.id));

@@ -77,8 +77,12 @@ pub struct Config {
     /// Database timeouts, circuit breaker and SQLite durability (`DB_*`, `SQLITE_*`).
     pub db: DbSettings,
     pub cors_origins: Vec<String>,
+    /// Request headers CORS allows besides the API's own and the W3C trace context.
+    pub cors_allow_headers: Vec<String>,
     /// Auth requests per minute per client IP; 0 switches limiting off.
     pub auth_rate_limit_per_minute: u32,
+    /// Failed logins per account before the per-account throttle slows them; 0: off.
+    pub login_failures_per_account: u32,
     /// Leading bits an IPv6 client is counted by in the rate limits (default 64).
     pub rate_limit_ipv6_prefix: u8,
     /// Load balancers / reverse proxies whose `X-Forwarded-For` names the client.
@@ -197,7 +201,9 @@ impl Config {
             database_listen_url: env.value("DATABASE_LISTEN_URL"),
             db: DbSettings::from_lookup(&get)?,
             cors_origins: comma_list(&env.text("CORS_ORIGINS")),
+            cors_allow_headers: header_names(&env.text("CORS_ALLOW_HEADERS"))?,
             auth_rate_limit_per_minute: env.parse("AUTH_RATE_LIMIT_PER_MINUTE")?,
+            login_failures_per_account: env.parse("LOGIN_FAILURES_PER_ACCOUNT")?,
             rate_limit_ipv6_prefix: env.parse("RATE_LIMIT_IPV6_PREFIX")?,
             trusted_proxies: crate::http::client_ip::TrustedProxies::parse(
                 &env.text("TRUSTED_PROXIES"),
@@ -262,6 +268,18 @@ impl Config {
 fn default_hash_workers() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     cores.saturating_sub(1).max(1)
+}
+
+/// `CORS_ALLOW_HEADERS`: a comma-separated list of header names.
+fn header_names(text: &str) -> anyhow::Result<Vec<String>> {
+    let names = comma_list(text);
+    if let Some(bad) = names
+        .iter()
+        .find(|n| poem::http::HeaderName::from_bytes(n.as_bytes()).is_err())
+    {
+        bail!("CORS_ALLOW_HEADERS: {bad:?} is not a header name");
+    }
+    Ok(names)
 }
 
 /// A comma-separated list, entries trimmed, empty ones dropped.

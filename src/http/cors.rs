@@ -8,21 +8,36 @@ use poem::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use poem::{Request, Response};
 
 const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-const ALLOW_HEADERS: &str = "authorization, content-type, if-match, x-request-id, traceparent";
+/// Request headers always allowed: the API's own and the W3C trace context (browser
+/// tracing SDKs send `traceparent`, `tracestate` and `baggage`).
+const ALLOW_HEADERS: &str =
+    "authorization, content-type, if-match, if-none-match, x-request-id, traceparent, tracestate, baggage";
 const EXPOSE_HEADERS: &str = "etag, location, retry-after, x-request-id";
 
-/// The allowed origins; empty means CORS is off.
+/// The allowed origins (empty means CORS is off) and request headers.
 pub struct CorsPolicy {
     origins: Vec<String>,
+    allow_headers: HeaderValue,
 }
 
 impl CorsPolicy {
-    pub fn new(origins: &[String]) -> Self {
+    /// `extra_headers` (`CORS_ALLOW_HEADERS`) are allowed besides [`ALLOW_HEADERS`].
+    pub fn new(origins: &[String], extra_headers: &[String]) -> Self {
         let origins = origins
             .iter()
             .map(|o| o.trim_end_matches('/').to_owned())
             .collect();
-        CorsPolicy { origins }
+        let mut headers = ALLOW_HEADERS.to_owned();
+        for h in extra_headers {
+            headers.push_str(", ");
+            headers.push_str(&h.to_ascii_lowercase());
+        }
+        let allow_headers = HeaderValue::from_str(&headers)
+            .unwrap_or_else(|_| HeaderValue::from_static(ALLOW_HEADERS));
+        CorsPolicy {
+            origins,
+            allow_headers,
+        }
     }
 
     fn allowed<'a>(&self, req: &'a Request) -> Option<&'a HeaderValue> {
@@ -50,7 +65,7 @@ impl CorsPolicy {
         );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static(ALLOW_HEADERS),
+            self.allow_headers.clone(),
         );
         h.insert(
             header::ACCESS_CONTROL_MAX_AGE,

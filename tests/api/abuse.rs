@@ -66,7 +66,11 @@ both_backends! {
     /// another account from the same addresses is not; the throttle holds for the
     /// right password too, so guessing gains nothing by waiting for a hit.
     async fn failed_logins_are_throttled_per_account(backend: Backend) {
-        let app = TestApp::spawn_with(backend, &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+        let app = TestApp::spawn_with(
+            backend,
+            &[("TRUSTED_PROXIES", "127.0.0.1"), ("LOGIN_FAILURES_PER_ACCOUNT", "10")],
+        )
+        .await;
         let (victim, _) = sdk_user(&app).await;
         let (other, _) = sdk_user(&app).await;
         for i in 0..10 {

@@ -35,4 +35,23 @@ both_backends! {
             .send().await.unwrap();
         assert_error(denied_pre, StatusCode::METHOD_NOT_ALLOWED, "REQUEST_003").await;
     }
+
+    /// Browser tracing SDKs send the whole W3C trace context (`traceparent`,
+    /// `tracestate`, `baggage`); `CORS_ALLOW_HEADERS` adds more.
+    async fn cors_allows_the_trace_context_and_configured_headers(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[
+            ("CORS_ORIGINS", "https://app.example"),
+            ("CORS_ALLOW_HEADERS", "x-tenant, X-Client-Version"),
+        ]).await;
+        let pre = app.client.request(Method::OPTIONS, app.url("/api/v1/todos"))
+            .header("Origin", "https://app.example")
+            .header("Access-Control-Request-Method", "GET")
+            .send().await.unwrap();
+        assert_eq!(pre.status(), StatusCode::NO_CONTENT);
+        let allowed: Vec<String> = pre.headers()["access-control-allow-headers"]
+            .to_str().unwrap().split(',').map(|h| h.trim().to_owned()).collect();
+        for h in ["traceparent", "tracestate", "baggage", "authorization", "x-tenant", "x-client-version"] {
+            assert!(allowed.iter().any(|a| a == h), "{h} missing from {allowed:?}");
+        }
+    }
 }

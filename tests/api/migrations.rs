@@ -29,9 +29,15 @@ both_backends! {
             .filter(|m| !m.migration_type.is_down_migration())
             .map(|m| m.version)
             .collect();
+        assert!(versions.starts_with(&[1, 2, 3, 4, 5]), "{versions:?}");
         assert_eq!(
             versions,
-            [1, 2, 3, 4],
+            Backend::Postgres
+                .migrator()
+                .iter()
+                .filter(|m| !m.migration_type.is_down_migration())
+                .map(|m| m.version)
+                .collect::<Vec<_>>(),
             "both backends ship the same numbered migrations"
         );
 
@@ -61,9 +67,9 @@ both_backends! {
         pool.migrate_up().await.unwrap();
         assert_eq!(pool.applied_versions().await.unwrap(), versions);
 
-        // Two steps down: the session-cache triggers and the rate-limit buckets go, the
-        // rest stays.
-        pool.migrate_down(2).await.unwrap();
+        // Down to version 2: everything newer (the rate-limit buckets among it) goes,
+        // the rest stays.
+        pool.migrate_down(versions.len() - 2).await.unwrap();
         assert_eq!(pool.applied_versions().await.unwrap(), [1, 2]);
         assert!(table_missing(&pool, "rate_limits").await);
         assert!(!table_missing(&pool, "todos").await);
@@ -77,7 +83,7 @@ both_backends! {
 
         // All the way down.
         pool.migrate_up().await.unwrap();
-        pool.migrate_down(4).await.unwrap();
+        pool.migrate_down(versions.len()).await.unwrap();
         assert!(pool.applied_versions().await.unwrap().is_empty());
         for table in [
             "users",

@@ -130,6 +130,7 @@ fn valid_todo_bodies_round_trip_sqlite() {
 }
 
 #[test]
+#[cfg_attr(skip_postgres, ignore = "SKIP_POSTGRES=1")]
 fn valid_todo_bodies_round_trip_postgres() {
     if !skip_postgres() {
         run_roundtrip(Backend::Postgres);
@@ -142,6 +143,7 @@ fn arbitrary_bodies_never_fail_the_server_sqlite() {
 }
 
 #[test]
+#[cfg_attr(skip_postgres, ignore = "SKIP_POSTGRES=1")]
 fn arbitrary_bodies_never_fail_the_server_postgres() {
     if !skip_postgres() {
         run_no_5xx(Backend::Postgres);

@@ -34,6 +34,7 @@ async fn count(db: &TestDatabase, sql: &str) -> i64 {
 }
 
 #[tokio::test]
+#[cfg_attr(skip_postgres, ignore = "SKIP_POSTGRES=1")]
 async fn logout_on_one_instance_refuses_the_token_on_the_other() {
     let Some(db) = postgres().await else { return };
     let (a, b) = pair(&db, &[]).await;
@@ -61,6 +62,7 @@ async fn logout_on_one_instance_refuses_the_token_on_the_other() {
 }
 
 #[tokio::test]
+#[cfg_attr(skip_postgres, ignore = "SKIP_POSTGRES=1")]
 async fn password_change_on_one_instance_refuses_every_token_on_the_other() {
     let Some(db) = postgres().await else { return };
     let (a, b) = pair(&db, &[]).await;
@@ -90,6 +92,7 @@ async fn password_change_on_one_instance_refuses_every_token_on_the_other() {
 }
 
 #[tokio::test]
+#[cfg_attr(skip_postgres, ignore = "SKIP_POSTGRES=1")]
 async fn refresh_token_reuse_is_detected_across_instances() {
     let Some(db) = postgres().await else { return };
     let (a, b) = pair(&db, &[]).await;
@@ -104,6 +107,7 @@ async fn refresh_token_reuse_is_detected_across_instances() {
 }
 
 #[tokio::test]
+#[cfg_attr(skip_postgres, ignore = "SKIP_POSTGRES=1")]
 async fn the_auth_rate_limit_counts_requests_on_every_instance() {
     let Some(db) = postgres().await else { return };
     // Both instances sit behind a "load balancer" at 127.0.0.1 that names the client.
@@ -156,6 +160,7 @@ async fn the_auth_rate_limit_counts_requests_on_every_instance() {
 }
 
 #[tokio::test]
+#[cfg_attr(skip_postgres, ignore = "SKIP_POSTGRES=1")]
 async fn instances_started_together_migrate_the_database_once() {
     let Some(db) = postgres().await else { return };
     let env = [("DATABASE_URL", db.url.as_str())];

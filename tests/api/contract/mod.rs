@@ -280,6 +280,7 @@ fn contract_sqlite() {
 }
 
 #[test]
+#[cfg_attr(skip_postgres, ignore = "SKIP_POSTGRES=1")]
 fn contract_postgres() {
     if skip_postgres() {
         eprintln!("SKIP_POSTGRES=1: skipping contract_postgres");

@@ -51,8 +51,8 @@ fn maintenance_url() -> String {
 
 /// Expands each `async fn name(backend: Backend) { … }` into the tests
 /// `name_sqlite` and `name_postgres`. A missing Postgres fails the Postgres test
-/// loudly unless `SKIP_POSTGRES=1` is set. Attributes (docs, `#[ignore = "…"]`) go
-/// on both generated tests.
+/// loudly unless `SKIP_POSTGRES=1` is set; with it, the Postgres tests are reported as
+/// ignored (`build.rs` sets `cfg(skip_postgres)`). Attributes (docs) go on both tests.
 macro_rules! both_backends {
     ($(
         $(#[$attr:meta])*
@@ -69,6 +69,7 @@ macro_rules! both_backends {
 
             $(#[$attr])*
             #[tokio::test]
+            #[cfg_attr(skip_postgres, ignore = "SKIP_POSTGRES=1")]
             async fn [<$name _postgres>]() {
                 if $crate::helpers::skip_postgres() {
                     eprintln!("SKIP_POSTGRES=1: skipping {}", stringify!([<$name _postgres>]));
@@ -269,6 +270,8 @@ pub const TEST_ENV: &[(&str, &str)] = &[
     ("ARGON2_ITERATIONS", "1"),
     ("ARGON2_PARALLELISM", "1"),
     ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+    // Off like the per-address limit; the abuse tests switch it on.
+    ("LOGIN_FAILURES_PER_ACCOUNT", "0"),
 ];
 
 /// The environment of an in-process test server (before per-test overrides).

@@ -189,6 +189,7 @@ async fn behind_proxy() -> (TestApp, FaultProxy) {
 }
 
 #[tokio::test]
+#[cfg_attr(skip_postgres, ignore = "SKIP_POSTGRES=1")]
 async fn database_outage_fails_fast_with_503_and_recovers_without_restart() {
     if skip_postgres() {
         eprintln!("SKIP_POSTGRES=1: skipping");
