@@ -244,7 +244,8 @@ async fn connections_beyond_the_cap_are_refused_while_open_ones_keep_working() {
     assert_eq!(&served, b"HTTP/1.1 200");
 }
 
-/// The server answers before the body is complete: it did not wait to buffer it.
+/// The server answers before the body is complete: it did not wait to buffer it; and
+/// an answer that leaves the body unread says `Connection: close` (shared/API.md).
 #[tokio::test]
 async fn bodies_that_cannot_be_used_are_not_read_before_the_answer() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -264,6 +265,14 @@ async fn bodies_that_cannot_be_used_are_not_read_before_the_answer() {
             "PUT /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n".to_owned(),
             404,
             "RESOURCE_003",
+        ),
+        // Past the gate (it has a token), refused before the body is read.
+        (
+            "POST /api/v1/todos HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer not-a-jwt\r\n\
+             Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+                .to_owned(),
+            401,
+            "AUTH_005",
         ),
     ];
     for (head, status, code) in cases {

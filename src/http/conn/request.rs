@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
@@ -40,22 +41,27 @@ pub async fn guard<E: Endpoint>(
 ) -> poem::Result<Response> {
     let conn = ctx.connections.of(req.remote_addr());
     let _in_flight = conn.as_ref().map(ConnState::begin);
-    let mut close = false;
+    // Whether the body was read to its end (`None`: there is none to read).
+    let mut read_all = None;
     if may_have_body(&req) {
+        let ended = Arc::new(AtomicBool::new(false));
         if ctx.gate.refuses(&req) {
-            // Answered without it: the rest of the body is not read, and the
-            // connection is not reused.
+            // Answered without it.
             req.set_body(Body::empty());
-            close = true;
         } else if let Some(conn) = conn {
             let limit = ctx.connections.settings.body_read_timeout;
             let body = req.take_body().into_async_read();
-            let deadline = BodyDeadline::new(body, limit, conn, ctx.connections.clone());
+            let deadline = BodyDeadline::new(body, limit, conn, &ctx.connections, &ended);
             req.set_body(Body::from_async_read(deadline));
+        } else {
+            ended.store(true, Ordering::Release);
         }
+        read_all = Some(ended);
     }
     let mut resp = ep.call(req).await?.into_response();
-    if close {
+    // An answer that left the body unread (refused here, a rate limit, a bad token, …):
+    // the rest of it is not read either, so the connection is not reused.
+    if read_all.is_some_and(|ended| !ended.load(Ordering::Acquire)) {
         let close = HeaderValue::from_static("close");
         resp.headers_mut().insert(header::CONNECTION, close);
     }
@@ -142,12 +148,19 @@ struct BodyDeadline<R> {
     limit: Duration,
     conn: Arc<ConnState>,
     connections: Arc<Connections>,
-    ended: bool,
+    /// Set once the body has been read to its end.
+    ended: Arc<AtomicBool>,
     expired: bool,
 }
 
 impl<R> BodyDeadline<R> {
-    fn new(inner: R, limit: Duration, conn: Arc<ConnState>, connections: Arc<Connections>) -> Self {
+    fn new(
+        inner: R,
+        limit: Duration,
+        conn: Arc<ConnState>,
+        connections: &Arc<Connections>,
+        ended: &Arc<AtomicBool>,
+    ) -> Self {
         let deadline = Instant::now() + limit;
         BodyDeadline {
             inner,
@@ -155,8 +168,8 @@ impl<R> BodyDeadline<R> {
             sleep: Box::pin(tokio::time::sleep_until(deadline.into())),
             limit,
             conn,
-            connections,
-            ended: false,
+            connections: connections.clone(),
+            ended: ended.clone(),
             expired: false,
         }
     }
@@ -183,7 +196,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for BodyDeadline<R> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.ended {
+        if this.ended.load(Ordering::Acquire) {
             return Poll::Ready(Ok(()));
         }
         // Checked before reading too: a body trickling in never leaves a read pending.
@@ -193,7 +206,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for BodyDeadline<R> {
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                this.ended = buf.filled().len() == before;
+                if buf.filled().len() == before {
+                    this.ended.store(true, Ordering::Release);
+                }
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
