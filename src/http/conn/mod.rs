@@ -50,6 +50,7 @@ pub struct Connections {
     settings: ConnectionSettings,
     open: Mutex<HashMap<SocketAddr, Arc<ConnState>>>,
     permits: Arc<Semaphore>,
+    max: usize,
     metrics: Arc<Metrics>,
     /// When a refused or failed accept was last logged (at most one line per 10 s).
     last_warning: Mutex<Option<Instant>>,
@@ -63,6 +64,7 @@ impl Connections {
             settings,
             open: Mutex::new(HashMap::new()),
             permits: Arc::new(Semaphore::new(max)),
+            max,
             metrics,
             last_warning: Mutex::new(None),
         })
@@ -269,7 +271,8 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
             let Some((permit, state)) = c.admit(&remote) else {
                 drop(io);
                 c.closed("over_limit");
-                c.warn_now_and_then("MAX_CONNECTIONS connections are open: closing new ones");
+                let full = format!("{} connections are open (the cap): closing new ones", c.max);
+                c.warn_now_and_then(&full);
                 continue;
             };
             let addr = remote.as_socket_addr().copied();
