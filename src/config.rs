@@ -64,6 +64,8 @@ pub struct Config {
     pub auth_rate_limit_per_minute: u32,
     /// Load balancers / reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: crate::http::client_ip::TrustedProxies,
+    /// Certificate and key to serve TLS with (`TLS_CERT_FILE`, `TLS_KEY_FILE`).
+    pub tls: Option<crate::http::tls::TlsFiles>,
     pub log_level: String,
     pub log_format: LogFormat,
     pub migrate_on_start: bool,
@@ -91,6 +93,16 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db?mode=rwc";
 
 /// Minimum length of `JWT_SECRET_KEY` in production.
 pub const MIN_SECRET_BYTES: usize = 32;
+
+/// The non-blank entries of a comma-separated setting.
+fn comma_list(value: Option<String>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -177,14 +189,7 @@ impl Config {
             hash_queue: parse("PASSWORD_HASH_QUEUE", var("PASSWORD_HASH_QUEUE"), 64)?,
             pool_size: parse("DATABASE_POOL_SIZE", var("DATABASE_POOL_SIZE"), 20)?,
             db: crate::db::DbSettings::from_lookup(var)?,
-            cors_origins: var("CORS_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_owned())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            cors_origins: comma_list(var("CORS_ORIGINS")),
             auth_rate_limit_per_minute: parse(
                 "AUTH_RATE_LIMIT_PER_MINUTE",
                 var("AUTH_RATE_LIMIT_PER_MINUTE"),
@@ -194,6 +199,7 @@ impl Config {
                 &var("TRUSTED_PROXIES").unwrap_or_default(),
             )
             .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?,
+            tls: crate::http::tls::TlsFiles::from_lookup(var)?,
             log_level: var("LOG_LEVEL").unwrap_or_else(|| "info".into()),
             log_format,
             migrate_on_start: parse("MIGRATE_ON_START", var("MIGRATE_ON_START"), true)?,

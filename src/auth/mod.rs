@@ -1,6 +1,7 @@
 //! Authentication: passwords, tokens, sessions and the auth operations.
 
 pub mod api;
+pub mod email;
 pub mod model;
 pub mod password;
 pub mod security;

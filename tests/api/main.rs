@@ -17,5 +17,6 @@ mod properties;
 mod scaleout;
 mod sdk;
 mod sdk_helpers;
+mod security;
 mod tags;
 mod todos;

@@ -5,6 +5,7 @@
 //! Log and trace tests run the built binary as a child process: only `main` installs
 //! the global subscriber, the OTLP exporter and the signal handlers.
 
+mod method_label;
 mod otlp;
 pub mod process;
 mod proxy;
