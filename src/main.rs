@@ -26,8 +26,8 @@ enum Command {
     /// Probe a running server: exit 0 if GET /health/live answers 200 within 2 s.
     ///
     /// For container HEALTHCHECKs. Reads HOST and PORT (127.0.0.1 when HOST is 0.0.0.0 or
-    /// unset, ::1 when it is ::; port 8000 by default); exits 1 with a one-line reason on
-    /// stderr otherwise.
+    /// unset, ::1 when it is ::; port 8000 by default), and TLS_CERT_FILE (then it speaks
+    /// TLS, trusting that certificate); exits 1 with a one-line reason on stderr otherwise.
     Healthcheck,
 }
 
@@ -57,8 +57,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Command::Healthcheck = command {
-        // Reads only HOST and PORT: a probe must not fail on unrelated settings.
-        let url = healthcheck()
+        // Reads only HOST, PORT and TLS_CERT_FILE: a probe must not fail on unrelated settings.
+        let url = todo_api::healthcheck::run()
             .await
             .map_err(|e| anyhow::anyhow!("healthcheck: {e}"))?;
         println!("healthcheck: {url} answered 200");
@@ -85,71 +85,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// GET /health/live over a raw HTTP/1.1 connection, within 2 s; Ok(url) on status 200.
-async fn healthcheck() -> Result<String, String> {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    let port: u16 = match std::env::var("PORT") {
-        Ok(p) => p
-            .trim()
-            .parse()
-            .map_err(|_| format!("PORT={p:?} is not a port"))?,
-        Err(_) => 8000,
-    };
-    let host: IpAddr = match std::env::var("HOST") {
-        Ok(h) => h
-            .trim()
-            .parse()
-            .map_err(|_| format!("HOST={h:?} is not an IP"))?,
-        Err(_) => Ipv4Addr::LOCALHOST.into(),
-    };
-    let host = match host {
-        IpAddr::V4(ip) if ip.is_unspecified() => Ipv4Addr::LOCALHOST.into(),
-        IpAddr::V6(ip) if ip.is_unspecified() => Ipv6Addr::LOCALHOST.into(),
-        ip => ip,
-    };
-    let addr = SocketAddr::new(host, port);
-    let url = format!("http://{addr}/health/live");
-    let probe = async {
-        let mut stream = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        let request = format!(
-            "GET /health/live HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: todo-api-healthcheck\r\nConnection: close\r\n\r\n"
-        );
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| format!("cannot send to {addr}: {e}"))?;
-        // Only the status line matters: read until its CRLF (or 4 KiB, or EOF).
-        let mut head = Vec::with_capacity(256);
-        let mut chunk = [0u8; 512];
-        while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
-            let n = stream
-                .read(&mut chunk)
-                .await
-                .map_err(|e| format!("cannot read from {addr}: {e}"))?;
-            if n == 0 {
-                break;
-            }
-            head.extend_from_slice(&chunk[..n]);
-        }
-        let head = String::from_utf8_lossy(&head);
-        let status_line = head.lines().next().unwrap_or("").trim();
-        match status_line.split_whitespace().nth(1) {
-            Some("200") if status_line.starts_with("HTTP/1.") => Ok(()),
-            _ if status_line.is_empty() => Err(format!("{url}: empty response")),
-            _ => Err(format!("{url} answered {status_line:?}")),
-        }
-    };
-    match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
-        Ok(Ok(())) => Ok(url),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(format!("{url}: no answer within 2 s")),
-    }
 }
 
 async fn shutdown_signal() {

@@ -93,3 +93,45 @@ both_backends! {
         }
     }
 }
+
+/// Runs `todo-api healthcheck` against `port` with `vars` (nothing else of ours set).
+async fn healthcheck(port: u16, vars: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_todo-api"));
+    cmd.arg("healthcheck")
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
+        .env_remove("TLS_CERT_FILE")
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.expect("run todo-api healthcheck");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+both_backends! {
+    /// The image's HEALTHCHECK (`todo-api healthcheck`) speaks TLS when the server does,
+    /// trusting exactly the server's certificate.
+    async fn the_healthcheck_probe_speaks_tls(backend: Backend) {
+        let (cert, key) = (fixture("cert.pem"), fixture("key.pem"));
+        let vars = [("TLS_CERT_FILE", cert.as_str()), ("TLS_KEY_FILE", key.as_str())];
+        let app = TestApp::spawn_with(backend, &vars).await;
+        let (ok, out) = healthcheck(app.port, &[("TLS_CERT_FILE", &cert)]).await;
+        assert!(ok, "{out}");
+        assert!(out.contains(&format!("https://127.0.0.1:{}/health/live answered 200", app.port)), "{out}");
+        // Plain HTTP to the TLS port, or another certificate: unhealthy.
+        let (ok, out) = healthcheck(app.port, &[]).await;
+        assert!(!ok, "{out}");
+        let (ok, out) = healthcheck(app.port, &[("TLS_CERT_FILE", &fixture("ca.pem"))]).await;
+        assert!(!ok && out.contains("TLS_CERT_FILE"), "{out}");
+        // A plain server is probed over plain HTTP, as before.
+        let plain = TestApp::spawn(backend).await;
+        let (ok, out) = healthcheck(plain.port, &[]).await;
+        assert!(ok && out.contains("http://127.0.0.1"), "{out}");
+    }
+}
