@@ -83,6 +83,8 @@ pub struct Config {
     pub rate_limit_ipv6_prefix: u8,
     /// Load balancers / reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: crate::http::client_ip::TrustedProxies,
+    /// Certificate and key to serve TLS with (`TLS_CERT_FILE`, `TLS_KEY_FILE`).
+    pub tls: Option<crate::http::tls::TlsFiles>,
     pub log_level: String,
     pub log_format: LogFormat,
     pub migrate_on_start: bool,
@@ -170,6 +172,7 @@ impl Config {
                 &env.text("TRUSTED_PROXIES"),
             )
             .map_err(|e| anyhow!("TRUSTED_PROXIES: {e}"))?,
+            tls: crate::http::tls::TlsFiles::from_lookup(|k| env.value(k))?,
             log_level: env.text("LOG_LEVEL"),
             log_format: env.choice("LOG_FORMAT", LOG_FORMATS)?,
             migrate_on_start: env.parse("MIGRATE_ON_START")?,

@@ -46,6 +46,8 @@ pub const SETTINGS: &[Setting] = &[
     set("AUTH_RATE_LIMIT_PER_MINUTE", "5", "requests per minute per client IP to register/login/token/refresh (one bucket); 0 switches limiting off"),
     set("LOGIN_FAILURES_PER_ACCOUNT", "10", "failed logins per account (from any address) before further attempts are slowed to one a minute; 0 switches the throttle off"),
     set("RATE_LIMIT_IPV6_PREFIX", "64", "leading bits an IPv6 client is counted by in the rate limits (0..=128; a client owns a /64)"),
+    set("TLS_CERT_FILE", "", "PEM certificate chain (leaf first) to serve HTTPS directly; set with TLS_KEY_FILE (unset: plain HTTP)"),
+    set("TLS_KEY_FILE", "", "PEM private key of TLS_CERT_FILE (PKCS#8, PKCS#1 or SEC1)"),
     set("TRUSTED_PROXIES", "", "comma-separated addresses/CIDRs of load balancers whose X-Forwarded-For names the client (unset: none)"),
     set("CORS_ORIGINS", "", "comma-separated origins allowed to call the API from a browser (unset: none)"),
     set("CORS_ALLOW_HEADERS", "", "extra request headers browsers may send, comma-separated (always allowed: authorization, content-type, if-match, if-none-match, x-request-id, traceparent, tracestate, baggage)"),

@@ -3,6 +3,10 @@
 pub mod body;
 pub mod client_ip;
 pub mod cors;
+pub mod headers;
 pub mod middleware;
 pub mod rate_limit;
 pub mod responses;
+pub mod routes;
+pub mod tls;
+pub mod utf8;

@@ -11,6 +11,7 @@
 
 mod health;
 mod logs;
+mod method_label;
 mod metrics;
 mod otlp;
 mod outage;
