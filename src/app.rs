@@ -4,15 +4,19 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use anyhow::Context;
+use poem::listener::{Acceptor, AcceptorExt, BoxAcceptor, Listener, TcpListener};
 use poem::{Endpoint, EndpointExt, Route, Server};
 
-use crate::config::Config;
+use crate::config::{AppEnv, Config};
 use crate::db::{now, Backend, Pool};
 use crate::http::conn::{fit_open_files, guard, Connections, GuardedAcceptor, RequestGuard};
 use crate::http::cors::CorsPolicy;
-use crate::http::middleware::{handle, HttpContext, RouteTable};
+use crate::http::headers::SecurityHeaders;
+use crate::http::middleware::{handle, HttpContext};
 use crate::http::rate_limit::AuthRateLimiter;
+use crate::http::routes::RouteTable;
+use crate::http::tls;
 use crate::openapi::{api_service, spec_document};
 use crate::state::AppState;
 
@@ -34,6 +38,7 @@ pub fn endpoint(state: AppState, connections: Arc<Connections>) -> impl Endpoint
             state.config.rate_limit_ipv6_prefix,
         ),
         trusted_proxies: state.config.trusted_proxies.clone(),
+        headers: SecurityHeaders::new(state.config.app_env == AppEnv::Production),
     });
     spawn_housekeeping(state.clone(), ctx.clone());
     let docs = svc.swagger_ui();
@@ -121,9 +126,25 @@ fn spawn_housekeeping(state: AppState, ctx: Arc<HttpContext>) {
     });
 }
 
+/// Binds the configured address: plain TCP, or TLS when `TLS_CERT_FILE` and
+/// `TLS_KEY_FILE` are set (a bad certificate or key stops the start-up here).
+async fn bind(config: &Config) -> anyhow::Result<BoxAcceptor> {
+    let tcp = TcpListener::bind((config.host, config.port));
+    let Some(files) = &config.tls else {
+        return Ok(tcp.into_acceptor().await?.boxed());
+    };
+    let mut acceptor = tcp
+        .rustls(files.rustls_config()?)
+        .into_acceptor()
+        .await
+        .context("TLS_CERT_FILE / TLS_KEY_FILE: not a usable certificate chain and key")?;
+    tls::load_config_now(&mut acceptor).await;
+    Ok(acceptor.boxed())
+}
+
 /// A bound, migrated, ready-to-run service instance.
 pub struct App {
-    acceptor: TcpAcceptor,
+    acceptor: BoxAcceptor,
     state: AppState,
     port: u16,
 }
@@ -135,8 +156,7 @@ impl App {
         if config.migrate_on_start {
             pool.migrate_up().await?;
         }
-        let addr = (config.host, config.port);
-        let acceptor = TcpListener::bind(addr).into_acceptor().await?;
+        let acceptor = bind(&config).await?;
         let port = acceptor
             .local_addr()
             .first()

@@ -146,6 +146,9 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("Request body too large (limit 1 MiB)")]
     PayloadTooLarge,
+    /// The body broke off or broke its framing (e.g. a bad chunk); the connection is closed.
+    #[error("The body could not be read")]
+    UnreadableBody,
     #[error("Unsupported content type")]
     UnsupportedMediaType,
     #[error("Method not allowed")]
@@ -192,6 +195,7 @@ impl ApiError {
             ApiError::PreconditionFailed => PRECONDITION_001,
             ApiError::RateLimited { .. } => RATE_LIMIT_001,
             ApiError::PayloadTooLarge => REQUEST_001,
+            ApiError::UnreadableBody => VALIDATION_004,
             ApiError::UnsupportedMediaType => REQUEST_002,
             ApiError::MethodNotAllowed { .. } => REQUEST_003,
             ApiError::Unavailable { .. } => SERVER_001,
@@ -209,6 +213,7 @@ impl ApiError {
         let field = match self {
             ApiError::Validation { field, .. } => Some(field.clone()),
             ApiError::EmailTaken => Some("email".to_owned()),
+            ApiError::UnreadableBody => Some("body".to_owned()),
             ApiError::TagNameConflict => Some("name".to_owned()),
             _ => None,
         };
@@ -237,8 +242,9 @@ impl ApiError {
             | ApiError::Unavailable { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
-            // The rest of the body is not read: the connection cannot be reused.
-            ApiError::PayloadTooLarge => {
+            // The rest of the body is not read (or its framing is lost): the
+            // connection cannot be reused.
+            ApiError::PayloadTooLarge | ApiError::UnreadableBody => {
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             ApiError::MethodNotAllowed { allow } => {

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod healthcheck;
 pub mod http;
 pub mod memory;
 pub mod metrics;

@@ -35,8 +35,8 @@ enum Command {
     /// Probe a running server: exit 0 if GET /health/live answers 200 within 2 s.
     ///
     /// For container HEALTHCHECKs. Reads HOST and PORT (127.0.0.1 when HOST is 0.0.0.0 or
-    /// unset, ::1 when it is ::; port 8000 by default); exits 1 with a one-line reason on
-    /// stderr otherwise.
+    /// unset, ::1 when it is ::; port 8000 by default), and TLS_CERT_FILE (then it speaks
+    /// TLS, trusting that certificate); exits 1 with a one-line reason on stderr otherwise.
     Healthcheck,
 }
 
@@ -73,8 +73,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Openapi => emit(&todo_api::openapi::spec_yaml()),
         Command::Healthcheck => {
-            // Reads only HOST and PORT: a probe must not fail on unrelated settings.
-            let url = healthcheck()
+            // Reads only HOST, PORT and TLS_CERT_FILE: a probe must not fail on
+            // unrelated settings.
+            let url = todo_api::healthcheck::run()
                 .await
                 .map_err(|e| anyhow::anyhow!("healthcheck: {e}"))?;
             emit(&format!("healthcheck: {url} answered 200\n"))
@@ -168,65 +169,6 @@ fn explain_bind_error(e: anyhow::Error, addr: SocketAddr) -> anyhow::Error {
         _ => return e,
     };
     anyhow::anyhow!("cannot listen on {addr} (HOST, PORT): {cause}. {fix}")
-}
-
-/// Where the healthcheck probes: HOST (resolved; loopback when unspecified) and PORT.
-fn probe_address() -> Result<SocketAddr, String> {
-    let env = Lookup::new(&env_var, SETTINGS);
-    let port: u16 = env.parse("PORT").map_err(|e| e.to_string())?;
-    let host = todo_api::config::resolve_host(&env.text("HOST")).map_err(|e| e.to_string())?;
-    let host = match host {
-        IpAddr::V4(ip) if ip.is_unspecified() => Ipv4Addr::LOCALHOST.into(),
-        IpAddr::V6(ip) if ip.is_unspecified() => Ipv6Addr::LOCALHOST.into(),
-        ip => ip,
-    };
-    Ok(SocketAddr::new(host, port))
-}
-
-/// GET /health/live over a raw HTTP/1.1 connection, within 2 s; Ok(url) on status 200.
-async fn healthcheck() -> Result<String, String> {
-    let addr = probe_address()?;
-    let url = format!("http://{addr}/health/live");
-    match tokio::time::timeout(std::time::Duration::from_secs(2), probe(addr, &url)).await {
-        Ok(Ok(())) => Ok(url),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(format!("{url}: no answer within 2 s")),
-    }
-}
-
-/// One GET /health/live to `addr`; Ok when the status line says 200.
-async fn probe(addr: SocketAddr, url: &str) -> Result<(), String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    let request = format!(
-        "GET /health/live HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: todo-api-healthcheck\r\nConnection: close\r\n\r\n"
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| format!("cannot send to {addr}: {e}"))?;
-    // Only the status line matters: read until its CRLF (or 4 KiB, or EOF).
-    let mut head = Vec::with_capacity(256);
-    let mut chunk = [0u8; 512];
-    while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
-        let n = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|e| format!("cannot read from {addr}: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(&chunk[..n]);
-    }
-    let head = String::from_utf8_lossy(&head);
-    let status_line = head.lines().next().unwrap_or("").trim();
-    match status_line.split_whitespace().nth(1) {
-        Some("200") if status_line.starts_with("HTTP/1.") => Ok(()),
-        _ if status_line.is_empty() => Err(format!("{url}: empty response")),
-        _ => Err(format!("{url} answered {status_line:?}")),
-    }
 }
 
 async fn shutdown_signal() {

@@ -1,11 +1,56 @@
 //! Prometheus metrics of one instance (`GET /metrics`).
 
+use std::fmt;
 use std::time::Instant;
 
+use poem::http::Method;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
+
+/// The `method` label: a standard method's name, else `_OTHER` (OpenTelemetry's
+/// convention), so that no client can add label values. Every other label is bounded
+/// too: `route` is a template of the spec or `unmatched`, `status` a number the service
+/// answers with, `event`/`outcome`/`operation`/`state` fixed names from the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodLabel(&'static str);
+
+/// The methods of RFC 9110 (and PATCH, RFC 5789) that get a label of their own.
+static KNOWN_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::OPTIONS,
+    Method::TRACE,
+    Method::CONNECT,
+];
+
+impl MethodLabel {
+    /// The label of `method`.
+    pub fn of(method: &Method) -> Self {
+        let known = KNOWN_METHODS.iter().find(|m| *m == method);
+        MethodLabel(known.map_or("_OTHER", Method::as_str))
+    }
+
+    /// Whether the method is not one of the known ones.
+    pub fn is_other(self) -> bool {
+        self.0 == "_OTHER"
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Display for MethodLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
 
 /// The registry and every series the service exports.
 pub struct Metrics {
@@ -107,12 +152,12 @@ impl Metrics {
     }
 
     /// Records one finished HTTP request.
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    pub fn observe_request(&self, method: MethodLabel, route: &str, status: u16, seconds: f64) {
         self.http_requests
-            .with_label_values(&[method, route, &status.to_string()])
+            .with_label_values(&[method.as_str(), route, &status.to_string()])
             .inc();
         self.http_duration
-            .with_label_values(&[method, route])
+            .with_label_values(&[method.as_str(), route])
             .observe(seconds);
     }
 
@@ -186,5 +231,21 @@ impl Drop for DbTimer<'_> {
             .db_duration
             .with_label_values(&[self.operation])
             .observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        for m in &KNOWN_METHODS {
+            assert_eq!(MethodLabel::of(m).as_str(), m.as_str());
+        }
+        for m in ["get", "BREW", "PROPFIND", &"X".repeat(1000)] {
+            let label = MethodLabel::of(&Method::from_bytes(m.as_bytes()).unwrap());
+            assert!(label.is_other() && label.as_str() == "_OTHER", "{m}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod attempts;
+pub mod email;
 pub mod model;
 pub mod password;
 pub mod security;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use argon2::{Algorithm, Argon2, PasswordHash, PasswordHasher as _, PasswordVerifier, Version};
-use tokio::sync::{oneshot, OnceCell};
+use tokio::sync::{oneshot, watch};
 
 use crate::config::Argon2Params;
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -21,7 +21,10 @@ pub struct PasswordHasher {
     jobs: Mutex<mpsc::Sender<Job>>,
     in_flight: AtomicUsize,
     capacity: usize,
-    dummy_hash: OnceCell<String>,
+    /// A hash of a random password, made on a worker as soon as the hasher is built
+    /// (`None` until then), so that even the first unknown-email login costs one
+    /// verification, like a known one.
+    dummy_hash: watch::Receiver<Option<String>>,
 }
 
 /// Work for a hashing thread; it answers through a channel captured in the closure.
@@ -64,11 +67,20 @@ impl PasswordHasher {
                 .name(format!("password-hash-{i}"))
                 .spawn(move || worker(argon, rx))?;
         }
+        let (dummy_tx, dummy_hash) = watch::channel(None);
+        let dummy: Job = Box::new(move |argon| {
+            let password = uuid::Uuid::new_v4().to_string();
+            if let Ok(hash) = argon.hash_password(password.as_bytes()) {
+                let _ = dummy_tx.send(Some(hash.to_string()));
+            }
+        });
+        tx.send(dummy)
+            .map_err(|_| anyhow::anyhow!("the hashing threads did not start"))?;
         Ok(PasswordHasher {
             jobs: Mutex::new(tx),
             in_flight: AtomicUsize::new(0),
             capacity: workers + queue,
-            dummy_hash: OnceCell::new(),
+            dummy_hash,
         })
     }
 
@@ -93,12 +105,19 @@ impl PasswordHasher {
     }
 
     /// Spends one verification on a dummy hash, so unknown emails cost as much as known ones.
+    /// Waits for the start-up hash if it is not made yet (only right after start-up).
     pub async fn verify_dummy(&self, password: String) -> ApiResult<()> {
-        let dummy = self
-            .dummy_hash
-            .get_or_try_init(|| self.hash(uuid::Uuid::new_v4().to_string()))
-            .await?
-            .clone();
+        let mut ready = self.dummy_hash.clone();
+        let made = ready
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|h| h.clone());
+        let dummy = match made {
+            Some(hash) => hash,
+            // The start-up job failed (it cannot with valid parameters): hash now.
+            None => self.hash(uuid::Uuid::new_v4().to_string()).await?,
+        };
         self.verify(password, dummy).await.map(|_| ())
     }
 
@@ -198,6 +217,40 @@ mod tests {
         assert!(!h.verify("Secret#124".into(), phc).await.unwrap());
         assert!(!h.verify("x".into(), "not a hash".into()).await.unwrap());
         h.verify_dummy("whatever".into()).await.unwrap();
+    }
+
+    /// Counts the `password_hash` spans (one per hashing job) opened on this thread.
+    struct CountHashJobs(Arc<AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountHashJobs {
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            _: &tracing::span::Id,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            if attrs.metadata().name() == "password_hash" {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The dummy hash is made when the hasher is built, so the first unknown-email
+    /// login after start-up runs one job (the verification), like every later one.
+    #[test]
+    fn the_dummy_hash_is_made_at_start_up() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let h = cheap();
+        let jobs = Arc::new(AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry().with(CountHashJobs(jobs.clone()));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            rt.block_on(h.verify_dummy("whatever".into())).unwrap();
+            rt.block_on(h.verify_dummy("again".into())).unwrap();
+        });
+        assert_eq!(jobs.load(Ordering::Relaxed), 2, "one job per verify_dummy");
     }
 
     #[test]

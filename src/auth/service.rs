@@ -5,6 +5,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::attempts::{self, FailureLimit};
+use super::email::Email;
 use super::model::{TokenPair, TokenType, User};
 use super::password::{check_strength, PasswordHasher};
 use super::session_cache::{Invalidation, SessionCache};
@@ -15,7 +16,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::rate_limit::RateLimitStore;
 use crate::metrics::Metrics;
 use crate::text::check_text;
-use crate::wire::{MAX_EMAIL, MAX_NAME};
+use crate::wire::MAX_NAME;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -52,33 +53,6 @@ impl CheckLimits {
             }),
             current_password: FailureLimit::new(store, "pw", attempts::CURRENT_PASSWORD),
         }
-    }
-}
-
-/// Normalizes and checks an email address (VALIDATION_001 when malformed).
-pub fn normalize_email(raw: &str) -> ApiResult<String> {
-    let email = raw.trim().to_lowercase();
-    let valid = email.chars().count() <= MAX_EMAIL
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && match email.rsplit_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && !local.contains('@')
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !domain.contains("..")
-            }
-            None => false,
-        };
-    if valid {
-        Ok(email)
-    } else {
-        Err(ApiError::invalid(
-            ErrorCode::VALIDATION_001,
-            "email",
-            "Not a valid email address",
-        ))
     }
 }
 
@@ -119,7 +93,7 @@ impl AuthService {
         password: String,
         name: Option<String>,
     ) -> ApiResult<User> {
-        let email = normalize_email(email)?;
+        let email = Email::parse(email)?;
         check_strength("password", &password)?;
         if let Some(n) = &name {
             check_text("name", n, MAX_NAME)?;
@@ -129,7 +103,7 @@ impl AuthService {
         let at = now();
         let user = UserRecord {
             id: Uuid::now_v7(),
-            email,
+            email: email.into_string(),
             name,
             password_hash: hash,
             is_active: true,
@@ -147,8 +121,8 @@ impl AuthService {
 
     /// Checks credentials and opens a new session (AUTH_001 on any mismatch).
     pub async fn login(&self, email: &str, password: String) -> ApiResult<TokenPair> {
-        let email = normalize_email(email)?;
-        self.login_normalized(&email, password).await
+        let email = Email::parse(email)?;
+        self.login_canonical(&email, password).await
     }
 
     /// The OAuth2 password grant: like login, but a malformed username is just bad credentials.
@@ -165,8 +139,8 @@ impl AuthService {
                 "grant_type must be `password`",
             ));
         }
-        match normalize_email(username) {
-            Ok(email) => self.login_normalized(&email, password).await,
+        match Email::parse(username) {
+            Ok(email) => self.login_canonical(&email, password).await,
             Err(_) => {
                 self.hasher.verify_dummy(password).await?;
                 Err(ApiError::InvalidCredentials)
@@ -174,9 +148,9 @@ impl AuthService {
         }
     }
 
-    async fn login_normalized(&self, email: &str, password: String) -> ApiResult<TokenPair> {
+    async fn login_canonical(&self, email: &Email, password: String) -> ApiResult<TokenPair> {
         let attempt = match &self.limits.logins {
-            Some(limit) => Some(limit.take(email).await?),
+            Some(limit) => Some(limit.take(email.as_str()).await?),
             None => None,
         };
         let Some(user) = self.users.user_by_email(email).await? else {

@@ -69,14 +69,21 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         // Expiry is checked after the type, so an expired token of the wrong kind is AUTH_005.
         validation.validate_exp = false;
-        validation.required_spec_claims = ["sub", "exp"].iter().map(|s| s.to_string()).collect();
+        // A configured issuer or audience is required, not only checked when present:
+        // a token without it is malformed (AUTH_005).
+        let mut required = vec!["sub", "exp"];
         if let Some(iss) = &config.jwt_issuer {
             validation.set_issuer(&[iss]);
+            required.push("iss");
         }
         match &config.jwt_audience {
-            Some(aud) => validation.set_audience(&[aud]),
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
+        validation.set_required_spec_claims(&required);
         TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -146,6 +153,32 @@ mod tests {
         let mut c = Config::from_lookup(|_| None).unwrap();
         c.jwt_secret = crate::config::Secret::new(b"k".repeat(32));
         TokenKeys::new(&c)
+    }
+
+    #[test]
+    fn configured_iss_and_aud_are_required() {
+        let mut c = Config::from_lookup(|_| None).unwrap();
+        c.jwt_secret = crate::config::Secret::new(b"k".repeat(32));
+        c.jwt_issuer = Some("https://issuer.test".into());
+        c.jwt_audience = Some("todo-api".into());
+        let k = TokenKeys::new(&c);
+        let issued = k
+            .issue(TokenKind::Access, Uuid::new_v4(), "a@b.co", Uuid::new_v4())
+            .unwrap();
+        assert!(k.decode(&issued.token, TokenKind::Access).is_ok());
+        for missing in ["iss", "aud"] {
+            let mut claims = serde_json::to_value(&issued.claims).unwrap();
+            claims.as_object_mut().unwrap().remove(missing);
+            let token =
+                jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &k.encoding).unwrap();
+            assert!(
+                matches!(
+                    k.decode(&token, TokenKind::Access),
+                    Err(ApiError::InvalidToken)
+                ),
+                "{missing}"
+            );
+        }
     }
 
     #[test]

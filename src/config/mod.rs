@@ -89,6 +89,8 @@ pub struct Config {
     pub trusted_proxies: crate::http::client_ip::TrustedProxies,
     /// Slow and idle clients, and the connection cap.
     pub connections: ConnectionSettings,
+    /// Certificate and key to serve TLS with (`TLS_CERT_FILE`, `TLS_KEY_FILE`).
+    pub tls: Option<crate::http::tls::TlsFiles>,
     pub log_level: String,
     pub log_format: LogFormat,
     pub migrate_on_start: bool,
@@ -210,6 +212,7 @@ impl Config {
             )
             .map_err(|e| anyhow!("TRUSTED_PROXIES: {e}"))?,
             connections: ConnectionSettings::from_lookup(&env)?,
+            tls: crate::http::tls::TlsFiles::from_lookup(|k| env.value(k))?,
             log_level: env.text("LOG_LEVEL"),
             log_format: env.choice("LOG_FORMAT", LOG_FORMATS)?,
             migrate_on_start: env.parse("MIGRATE_ON_START")?,

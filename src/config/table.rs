@@ -51,6 +51,8 @@ pub const SETTINGS: &[Setting] = &[
     set("IDLE_TIMEOUT_SECONDS", "60", "an idle keep-alive connection is closed after this many seconds (at least 1)"),
     set("BODY_READ_TIMEOUT_SECONDS", "30", "a request body not complete this many seconds after its headers gets its connection closed (at least 1)"),
     set("MAX_CONNECTIONS", "1024", "open client connections at most; one beyond is closed at once (at least 1; keep it below the open-files limit)"),
+    set("TLS_CERT_FILE", "", "PEM certificate chain (leaf first) to serve HTTPS directly; set with TLS_KEY_FILE (unset: plain HTTP)"),
+    set("TLS_KEY_FILE", "", "PEM private key of TLS_CERT_FILE (PKCS#8, PKCS#1 or SEC1)"),
     set("TRUSTED_PROXIES", "", "comma-separated addresses/CIDRs of load balancers whose X-Forwarded-For names the client (unset: none)"),
     set("CORS_ORIGINS", "", "comma-separated origins allowed to call the API from a browser (unset: none)"),
     set("CORS_ALLOW_HEADERS", "", "extra request headers browsers may send, comma-separated (always allowed: authorization, content-type, if-match, if-none-match, x-request-id, traceparent, tracestate, baggage)"),

@@ -4,12 +4,16 @@
 //! name, and stringifies numbers given for string fields. Bodies are therefore
 //! declared with `Object` (for the spec) and parsed with serde by [`JsonBody`] (strict
 //! types, error paths), so every failure maps to a catalog code with `details.field`.
+//! The JSON text itself is read by [`parse_json`], which also refuses repeated keys.
+
+use std::fmt;
 
 use poem::{Request, RequestBody};
 use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
 use poem_openapi::types::Type;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{ApiError, ErrorCode};
@@ -65,18 +69,107 @@ impl<'a, T: Type + DeserializeOwned> ApiExtractor<'a> for JsonBody<T> {
         let absent = bytes.is_empty() && !T::IS_REQUIRED;
         let value = match request.content_type() {
             _ if absent => Value::Null,
-            Some(ct) if is_json(ct) => serde_json::from_slice(&bytes).map_err(|_| {
-                ApiError::invalid(
-                    ErrorCode::VALIDATION_004,
-                    "body",
-                    "The body is not valid JSON",
-                )
-            })?,
+            Some(ct) if is_json(ct) => parse_json(&bytes)?,
             _ => return Err(ApiError::UnsupportedMediaType.into()),
         };
         // A body that is present must be an object, even where the body is optional.
         parse_body(value, !absent).map(JsonBody).map_err(Into::into)
     }
+}
+
+/// A JSON value whose objects have no repeated key, at any depth. serde_json keeps
+/// the last of repeated keys; a body like `{"password":"x","password":"y"}` is
+/// refused instead, so no two readers of one body can see different values.
+struct UniqueKeys(Value);
+
+/// The message of a repeated key; [`parse_json`] reads the key back from it.
+const DUPLICATE: &str = "duplicate key `";
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeysVisitor).map(UniqueKeys)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> Visitor<'de> for UniqueKeysVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueKeys(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format!("{DUPLICATE}{key}`")));
+            }
+            let UniqueKeys(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// Parses a JSON body: VALIDATION_004 on `body` when it is not JSON, or naming the
+/// path of a key repeated in one object (`password`, `extra.a`, `tags[1].name`).
+pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    let not_json = || {
+        ApiError::invalid(
+            ErrorCode::VALIDATION_004,
+            "body",
+            "The body is not valid JSON",
+        )
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let e = match serde_path_to_error::deserialize::<_, UniqueKeys>(&mut de) {
+        Ok(UniqueKeys(value)) => return de.end().map(|()| value).map_err(|_| not_json()),
+        Err(e) => e,
+    };
+    let message = e.inner().to_string();
+    // serde_json appends the position: "duplicate key `k` at line 1 column 9".
+    let Some(key) = message.strip_prefix(DUPLICATE).and_then(|rest| {
+        rest.rsplit_once("` at line ")
+            .map(|(key, _)| key)
+            .or_else(|| rest.strip_suffix('`'))
+    }) else {
+        return Err(not_json());
+    };
+    let field = match e.path().to_string().as_str() {
+        "." => key.to_owned(),
+        parent => format!("{parent}.{key}"),
+    };
+    let message = format!("`{field}` appears more than once");
+    Err(ApiError::invalid(ErrorCode::VALIDATION_004, field, message))
 }
 
 /// Deserializes a body that must be a JSON object (or absent, when not `required`).
@@ -167,6 +260,39 @@ mod tests {
             ApiError::Validation { code, field, .. } => (code, field),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    fn json_field(text: &str) -> Option<(ErrorCode, String)> {
+        parse_json(text.as_bytes()).err().map(code_and_field)
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_at_any_depth() {
+        let dup = |f: &str| Some((ErrorCode::VALIDATION_004, f.to_owned()));
+        assert_eq!(
+            json_field(r#"{"password":"x","password":"y"}"#),
+            dup("password")
+        );
+        assert_eq!(json_field(r#"{"a":{"b":1,"b":2}}"#), dup("a.b"));
+        assert_eq!(
+            json_field(r#"{"a":[1,{"b":[{"c":0,"c":0}]}]}"#),
+            dup("a[1].b[0].c")
+        );
+        assert_eq!(json_field(r#"{"a`b":1,"a`b":2}"#), dup("a`b"));
+        assert_eq!(
+            json_field(r#"{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}"#),
+            None
+        );
+        let body = dup("body");
+        for bad in ["", "{", "{\"a\":1,}", "[1] 2", "nul"] {
+            assert_eq!(json_field(bad), body, "{bad}");
+        }
+        let value =
+            parse_json(br#"{"n":-1,"u":18446744073709551615,"f":1.5,"s":"x","z":null,"t":[true]}"#);
+        assert_eq!(
+            value.unwrap(),
+            serde_json::json!({"n":-1,"u":18446744073709551615u64,"f":1.5,"s":"x","z":null,"t":[true]})
+        );
     }
 
     #[test]

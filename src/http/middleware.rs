@@ -1,5 +1,7 @@
-//! The outermost request wrapper: request ids, body limit, auth rate limit, and the
-//! rendering of every error (handler or framework) in the documented format.
+//! The outermost request wrapper: request ids, the body (read whole, within the
+//! limit), plain HTTP behind a proxy, UTF-8 URIs, the auth rate limit, the security
+//! headers, and the rendering of every error (handler or framework) in the documented
+//! format.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -8,6 +10,7 @@ use opentelemetry::trace::{TraceContextExt, TraceId};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use poem::error::ReadBodyError;
 use poem::http::{header, HeaderValue, Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::error::{
@@ -17,9 +20,12 @@ use poem_openapi::error::{
 use super::body::serde_error;
 use super::client_ip::TrustedProxies;
 use super::cors::CorsPolicy;
+use super::headers::SecurityHeaders;
 use super::rate_limit::{AuthRateLimiter, LIMITED_PATHS};
+use super::routes::{root_answer, RouteTable};
+use super::utf8;
 use crate::error::{ApiError, ErrorCode};
-use crate::metrics::Metrics;
+use crate::metrics::{MethodLabel, Metrics};
 
 /// Largest request body read, in bytes (1 MiB).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -31,75 +37,6 @@ pub struct CallerSlot(pub Arc<OnceLock<uuid::Uuid>>);
 /// Query and path parameters whose values are enums (VALIDATION_006 when invalid).
 const ENUM_PARAMS: &[&str] = &["sort_by", "sort_order", "priority"];
 
-/// The route templates of the spec and their methods, for `Allow` and route labels.
-pub struct RouteTable {
-    routes: Vec<(Vec<String>, String, String)>,
-}
-
-impl RouteTable {
-    /// Builds the table from the emitted OpenAPI document.
-    pub fn from_spec(spec: &serde_json::Value) -> Self {
-        let mut routes = Vec::new();
-        if let Some(paths) = spec["paths"].as_object() {
-            for (template, ops) in paths {
-                let mut methods: Vec<String> = ops
-                    .as_object()
-                    .map(|o| o.keys().map(|m| m.to_ascii_uppercase()).collect())
-                    .unwrap_or_default();
-                if methods.iter().any(|m| m == "GET") {
-                    methods.push("HEAD".into());
-                }
-                let segments = template.split('/').map(str::to_owned).collect();
-                routes.push((segments, template.clone(), methods.join(", ")));
-            }
-        }
-        // Plain routes outside the spec, so their metrics get a route label too.
-        for path in [
-            "/metrics",
-            "/docs",
-            "/redoc",
-            "/openapi.json",
-            "/openapi.yaml",
-        ] {
-            let segments = path.split('/').map(str::to_owned).collect();
-            routes.push((segments, path.to_owned(), "GET, HEAD".to_owned()));
-        }
-        RouteTable { routes }
-    }
-
-    fn find(&self, path: &str) -> Option<&(Vec<String>, String, String)> {
-        let parts: Vec<&str> = path.split('/').collect();
-        self.routes.iter().find(|(segs, _, _)| {
-            segs.len() == parts.len()
-                && segs
-                    .iter()
-                    .zip(&parts)
-                    .all(|(s, p)| s == p || (s.starts_with('{') && !p.is_empty()))
-        })
-    }
-
-    /// The methods allowed on `path`, as an `Allow` header value.
-    pub fn allow(&self, path: &str) -> Option<&str> {
-        self.find(path).map(|(_, _, allow)| allow.as_str())
-    }
-
-    /// The spec name of the internal path parameter `param<N>` of `path`.
-    pub fn path_param(&self, path: &str, internal: &str) -> Option<String> {
-        let index: usize = internal.strip_prefix("param")?.parse().ok()?;
-        let (segments, _, _) = self.find(path)?;
-        segments
-            .iter()
-            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
-            .nth(index)
-            .map(str::to_owned)
-    }
-
-    /// The route template matching `path` (e.g. `/api/v1/todos/{id}`).
-    pub fn template(&self, path: &str) -> Option<&str> {
-        self.find(path).map(|(_, t, _)| t.as_str())
-    }
-}
-
 /// Shared parts the wrapper needs.
 pub struct HttpContext {
     pub routes: RouteTable,
@@ -107,7 +44,11 @@ pub struct HttpContext {
     pub metrics: Arc<Metrics>,
     pub limiter: AuthRateLimiter,
     pub trusted_proxies: TrustedProxies,
+    pub headers: SecurityHeaders,
 }
+
+/// Longest copy of an unknown method kept on the span (`http.request.method_original`).
+const MAX_METHOD_ORIGINAL: usize = 64;
 
 fn request_id(req: &Request) -> String {
     req.headers()
@@ -122,26 +63,30 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// Reads the body up to the limit so oversized ones are refused without being read whole.
-async fn enforce_body_limit(req: &mut Request) -> Result<(), ApiError> {
+/// Reads the whole body, within the limit, before anything answers: a response sent
+/// with the body unread (a 401, a 404, GET /metrics with a body) leaves bytes that
+/// make hyper close the keep-alive connection without a word. A declared length over
+/// the limit is refused unread (413), and a body that breaks off or breaks its framing
+/// is VALIDATION_004; both answers say `Connection: close`.
+async fn read_body(req: &mut Request) -> Result<(), ApiError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(len) if len > MAX_BODY_BYTES as u64 => Err(ApiError::PayloadTooLarge),
-        Some(_) => Ok(()),
-        None => {
-            let bytes = req
-                .take_body()
-                .into_bytes_limit(MAX_BODY_BYTES)
-                .await
-                .map_err(|_| ApiError::PayloadTooLarge)?;
-            req.set_body(bytes);
-            Ok(())
-        }
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge);
     }
+    let bytes = req
+        .take_body()
+        .into_bytes_limit(MAX_BODY_BYTES)
+        .await
+        .map_err(|e| match e {
+            ReadBodyError::PayloadTooLarge => ApiError::PayloadTooLarge,
+            _ => ApiError::UnreadableBody,
+        })?;
+    req.set_body(bytes);
+    Ok(())
 }
 
 /// Turns any error that reached the top into the catalog error it stands for.
@@ -234,19 +179,35 @@ fn traceparent_id(header: &Option<String>) -> Option<TraceId> {
 }
 
 /// The server span of a request, joined to the caller's trace when it sent a W3C
-/// `traceparent`; its status code is recorded when the response is known.
+/// `traceparent`; its status code is recorded when the response is known. An unknown
+/// method is `_OTHER` (span name `HTTP {route}`), its first bytes kept aside.
 fn request_span(req: &Request, route: &str, id: &str) -> tracing::Span {
-    let method = req.method();
+    let method = MethodLabel::of(req.method());
+    let name = if method.is_other() {
+        "HTTP"
+    } else {
+        method.as_str()
+    };
     let span = tracing::info_span!(
         "request",
-        otel.name = %format_args!("{method} {route}"),
+        otel.name = %format_args!("{name} {route}"),
         otel.kind = "server",
-        http.request.method = %method,
+        http.request.method = method.as_str(),
+        http.request.method_original = tracing::field::Empty,
         http.route = route,
         url.path = %req.uri().path(),
         http.response.status_code = tracing::field::Empty,
         request_id = %id,
     );
+    if method.is_other() {
+        let original: String = req
+            .method()
+            .as_str()
+            .chars()
+            .take(MAX_METHOD_ORIGINAL)
+            .collect();
+        span.record("http.request.method_original", original.as_str());
+    }
     let parent = opentelemetry::global::get_text_map_propagator(|p| {
         p.extract(&opentelemetry_http::HeaderExtractor(req.headers()))
     });
@@ -254,9 +215,24 @@ fn request_span(req: &Request, route: &str, id: &str) -> tracing::Span {
     span
 }
 
-/// What is checked before routing: the body limit, then the auth rate limit.
-async fn pre_checks(req: &mut Request, ctx: &HttpContext) -> Result<(), ApiError> {
-    enforce_body_limit(req).await?;
+/// What is checked before routing: the body, plain HTTP behind a trusted proxy (in
+/// production), UTF-8 in the path's parameters and in the query of known routes, then
+/// the auth rate limit. `Ok(Some(_))` is the redirect to https.
+async fn pre_checks(req: &mut Request, ctx: &HttpContext) -> Result<Option<Response>, ApiError> {
+    read_body(req).await?;
+    if let Some(answer) = ctx.headers.plain_http(req, &ctx.trusted_proxies) {
+        return answer.map(Some);
+    }
+    let path = req.uri().path();
+    utf8::check_path(path, &ctx.routes)?;
+    if ctx.routes.template(path).is_some() {
+        utf8::check_query(req.uri().query().unwrap_or(""))?;
+    }
+    rate_limit(req, ctx).await.map(|()| None)
+}
+
+/// The auth rate limit, for the limited operations.
+async fn rate_limit(req: &Request, ctx: &HttpContext) -> Result<(), ApiError> {
     if req.method() != Method::POST || !LIMITED_PATHS.contains(&req.uri().path()) {
         return Ok(());
     }
@@ -276,7 +252,7 @@ async fn pre_checks(req: &mut Request, ctx: &HttpContext) -> Result<(), ApiError
 /// What the request's log line and metrics need once the response is known.
 struct Finished<'a> {
     id: &'a str,
-    method: &'a Method,
+    method: MethodLabel,
     route: &'a str,
     caller: &'a CallerSlot,
     traceparent: Option<String>,
@@ -296,7 +272,7 @@ impl Finished<'_> {
                 .unwrap_or_else(|| TraceId::from(rand::random::<u128>()))
         };
         let elapsed = self.started.elapsed().as_secs_f64();
-        metrics.observe_request(self.method.as_str(), self.route, status, elapsed);
+        metrics.observe_request(self.method, self.route, status, elapsed);
         tracing::info!(
             request_id = %self.id,
             method = %self.method,
@@ -310,8 +286,23 @@ impl Finished<'_> {
     }
 }
 
-/// Wraps the whole application: every response gets `X-Request-ID`, every error the
-/// documented body, and a log line is written per request.
+/// The headers every response gets: `X-Request-ID`, CORS, the security headers.
+fn decorate(
+    resp: &mut Response,
+    id: &str,
+    path: &str,
+    origin: Option<HeaderValue>,
+    ctx: &HttpContext,
+) {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    ctx.cors.decorate(origin, resp.headers_mut());
+    ctx.headers.decorate(path, resp.headers_mut());
+}
+
+/// Wraps the whole application: every response gets `X-Request-ID` and the security
+/// headers, every error the documented body, and a log line is written per request.
 pub async fn handle<E: Endpoint>(
     ep: Arc<E>,
     mut req: Request,
@@ -321,7 +312,7 @@ pub async fn handle<E: Endpoint>(
     let id = request_id(&req);
     let caller = CallerSlot::default();
     req.extensions_mut().insert(caller.clone());
-    let method = req.method().clone();
+    let method = MethodLabel::of(req.method());
     let path = req.uri().path().to_owned();
     let pre = pre_checks(&mut req, &ctx).await;
     let route = ctx.routes.template(&path).unwrap_or("unmatched");
@@ -336,22 +327,24 @@ pub async fn handle<E: Endpoint>(
     let mut resp = async {
         match (pre, preflight) {
             (Err(e), _) => e.to_response(&id),
-            (Ok(()), Some(answer)) => answer,
-            (Ok(()), None) => match ep.call(req).await {
-                Ok(r) => r.into_response(),
-                Err(e) => classify(e, &ctx.routes, &path).to_response(&id),
+            (Ok(Some(redirect)), _) => redirect,
+            (Ok(None), Some(answer)) => answer,
+            (Ok(None), None) => match root_answer(&req) {
+                Some(Ok(r)) => r,
+                Some(Err(e)) => e.to_response(&id),
+                None => match ep.call(req).await {
+                    Ok(r) => r.into_response(),
+                    Err(e) => classify(e, &ctx.routes, &path).to_response(&id),
+                },
             },
         }
     }
     .instrument(span.clone())
     .await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
-    ctx.cors.decorate(origin, resp.headers_mut());
+    decorate(&mut resp, &id, &path, origin, &ctx);
     let finished = Finished {
         id: &id,
-        method: &method,
+        method,
         route,
         caller: &caller,
         traceparent,

@@ -12,6 +12,7 @@
 mod health;
 mod listener;
 mod logs;
+mod method_label;
 mod metrics;
 mod otlp;
 mod outage;

@@ -46,6 +46,11 @@ pub async fn raw_typed<T: serde::de::DeserializeOwned>(resp: reqwest::Response) 
     Ok(ResponseValue::new(inner, status, headers))
 }
 
+/// A raw token response asserted like [`expect_tokens`]; returns the pair.
+pub async fn raw_tokens(resp: reqwest::Response) -> types::TokenPair {
+    expect_tokens(raw_typed(resp).await)
+}
+
 /// Asserts a typed success with `status` and returns it (headers still available).
 #[track_caller]
 pub fn expect_ok<T: std::fmt::Debug>(result: SdkResult<T>, status: StatusCode) -> ResponseValue<T> {

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::email::Email;
 use crate::db::StoreResult;
 
 pub use listen::listen;
@@ -64,7 +65,8 @@ pub enum Rotation {
 #[async_trait]
 pub trait UserStore: Send + Sync {
     async fn create_user(&self, user: &UserRecord) -> StoreResult<()>;
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
+    /// The user whose stored email is `email` (compared as the unique index does).
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>>;
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>>;
     async fn touch_last_login(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
     /// Sets a new hash, moves the credentials version on and revokes every session of

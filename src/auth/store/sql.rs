@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{NewSession, Rotation, SessionStore, TokenStatus, UserRecord, UserStore};
+use crate::auth::email::Email;
 use crate::db::{Sql, StoreResult};
 
 const USER_COLUMNS: &str = "id, email, name, password_hash, is_active, credentials_version, \
@@ -36,11 +37,13 @@ macro_rules! user_store {
                     .await
             }
 
-            async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
-                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = $1");
+            async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
+                // Both sides through the database's lower(), as the unique index on
+                // lower(email) compares: the key is one definition of "the same address".
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)");
                 self.guard
                     .run("user_by_email", async {
-                        sqlx::query_as(&sql).bind(email).fetch_optional(&self.pool).await
+                        sqlx::query_as(&sql).bind(email.as_str()).fetch_optional(&self.pool).await
                     })
                     .await
             }

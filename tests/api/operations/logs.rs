@@ -15,7 +15,7 @@ use crate::helpers::*;
 use crate::sdk_helpers::*;
 
 /// A field of a JSON log line (`fields.x` as tracing-subscriber writes it, or top level).
-fn field<'a>(line: &'a Value, name: &str) -> Option<&'a Value> {
+pub(super) fn field<'a>(line: &'a Value, name: &str) -> Option<&'a Value> {
     line.get("fields")
         .and_then(|f| f.get(name))
         .or_else(|| line.get(name))

@@ -26,7 +26,7 @@ pub(super) fn metric<'a>(scrape: &'a Scrape, name: &str) -> &'a Metric {
         .unwrap_or_else(|| panic!("no metric {name}"))
 }
 
-fn label<'a>(sample: &'a PromSample, key: &str) -> Option<&'a str> {
+pub(super) fn label<'a>(sample: &'a PromSample, key: &str) -> Option<&'a str> {
     sample
         .labels
         .iter()
