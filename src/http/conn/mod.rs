@@ -13,6 +13,9 @@
 //! - a request's body must be complete within `BODY_READ_TIMEOUT_SECONDS` of its headers
 //!   ([`guard`] wraps the body), else the connection is closed without an answer (the
 //!   catalog has no code for a timeout; the client sees the close);
+//! - a body that no operation can use (unknown route or method, bearer operation
+//!   without `Authorization`) is not handed on: the answer goes out at once and the body
+//!   is read into nothing behind it ([`guard`]);
 //! - beyond `MAX_CONNECTIONS` open connections, a new one is closed as soon as it is
 //!   accepted, so the ones in progress and the process's file descriptors are kept.
 //!

@@ -1,6 +1,7 @@
 //! The outermost request wrapper: marks the connection's request in flight (its headers
-//! are complete), puts the body under its deadline, and does not read a body that no
-//! operation could use.
+//! are complete), puts the body under its deadline, and does not buffer a body that no
+//! operation could use: the answer goes out at once, and the body is read into nothing
+//! behind it.
 
 use std::future::Future;
 use std::io;
@@ -12,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use poem::http::{header, HeaderValue, Method, Version};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::time::Sleep;
 
-use super::{ConnState, Connections};
+use super::{ConnState, Connections, InFlight};
+use crate::http::middleware::MAX_BODY_BYTES;
 
 /// What [`guard`] needs: the connections and the operations' routes.
 pub struct RequestGuard {
@@ -33,6 +35,10 @@ impl RequestGuard {
     }
 }
 
+/// Refused bodies are read (and dropped) up to this size; a longer one, or one of
+/// unknown length, is announced with `Connection: close`.
+const DRAIN_LIMIT: u64 = MAX_BODY_BYTES as u64;
+
 /// Runs `req` through `ep` as a request of its connection (see the module docs).
 pub async fn guard<E: Endpoint>(
     ep: Arc<E>,
@@ -40,32 +46,89 @@ pub async fn guard<E: Endpoint>(
     ctx: Arc<RequestGuard>,
 ) -> poem::Result<Response> {
     let conn = ctx.connections.of(req.remote_addr());
-    let _in_flight = conn.as_ref().map(ConnState::begin);
-    // Whether the body was read to its end (`None`: there is none to read).
-    let mut read_all = None;
-    if may_have_body(&req) {
-        let ended = Arc::new(AtomicBool::new(false));
-        if ctx.gate.refuses(&req) {
-            // Answered without it.
-            req.set_body(Body::empty());
-        } else if let Some(conn) = conn {
-            let limit = ctx.connections.settings.body_read_timeout;
-            let body = req.take_body().into_async_read();
-            let deadline = BodyDeadline::new(body, limit, conn, &ctx.connections, &ended);
-            req.set_body(Body::from_async_read(deadline));
-        } else {
-            ended.store(true, Ordering::Release);
-        }
-        read_all = Some(ended);
-    }
+    let in_flight = conn.as_ref().map(ConnState::begin);
+    let deadline = Instant::now() + ctx.connections.settings.body_read_timeout;
+    let plan = plan_body(&mut req, &ctx, conn.as_ref(), deadline);
     let mut resp = ep.call(req).await?.into_response();
-    // An answer that left the body unread (refused here, a rate limit, a bad token, …):
-    // the rest of it is not read either, so the connection is not reused.
-    if read_all.is_some_and(|ended| !ended.load(Ordering::Acquire)) {
+    let close = match plan {
+        BodyPlan::None => false,
+        // An answer that left the body unread: the rest of it is not read either.
+        BodyPlan::Read(ended) => !ended.load(Ordering::Acquire),
+        BodyPlan::Refused { body, announce } => match conn {
+            Some(conn) => {
+                let drain = drain(body, conn, ctx.clone(), deadline, in_flight);
+                tokio::spawn(drain);
+                announce
+            }
+            None => true,
+        },
+    };
+    if close {
         let close = HeaderValue::from_static("close");
         resp.headers_mut().insert(header::CONNECTION, close);
     }
     Ok(resp)
+}
+
+/// What becomes of a request's body.
+enum BodyPlan {
+    /// None to read.
+    None,
+    /// Read by the operation under its deadline; set once read to its end.
+    Read(Arc<AtomicBool>),
+    /// No operation can use it: the operation sees none, and it is read and dropped
+    /// once the answer is on its way (`announce`: the answer says `Connection: close`).
+    Refused { body: Body, announce: bool },
+}
+
+fn plan_body(
+    req: &mut Request,
+    ctx: &RequestGuard,
+    conn: Option<&Arc<ConnState>>,
+    deadline: Instant,
+) -> BodyPlan {
+    if !may_have_body(req) {
+        return BodyPlan::None;
+    }
+    if ctx.gate.refuses(req) {
+        let length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+        let announce = length.is_none_or(|n| n > DRAIN_LIMIT);
+        let body = req.take_body();
+        return BodyPlan::Refused { body, announce };
+    }
+    let Some(conn) = conn else {
+        return BodyPlan::None;
+    };
+    let ended = Arc::new(AtomicBool::new(false));
+    let body = req.take_body().into_async_read();
+    let body = BodyDeadline::new(body, deadline, conn.clone(), &ctx.connections, &ended);
+    req.set_body(Body::from_async_read(body));
+    BodyPlan::Read(ended)
+}
+
+/// Reads a refused body (at most [`DRAIN_LIMIT`] bytes, by its deadline) into nothing,
+/// with its request still in flight: the next request on the connection can follow,
+/// and a close cannot reset the answer away before the client has read it.
+async fn drain(
+    body: Body,
+    conn: Arc<ConnState>,
+    ctx: Arc<RequestGuard>,
+    deadline: Instant,
+    in_flight: Option<InFlight>,
+) {
+    let ended = Arc::new(AtomicBool::new(false));
+    let body = BodyDeadline::new(
+        body.into_async_read(),
+        deadline,
+        conn,
+        &ctx.connections,
+        &ended,
+    );
+    let _ = tokio::io::copy(&mut body.take(DRAIN_LIMIT), &mut tokio::io::sink()).await;
+    drop(in_flight);
 }
 
 /// Whether `req` may carry a body: a non-zero `Content-Length` or `Transfer-Encoding`;
@@ -156,12 +219,12 @@ struct BodyDeadline<R> {
 impl<R> BodyDeadline<R> {
     fn new(
         inner: R,
-        limit: Duration,
+        deadline: Instant,
         conn: Arc<ConnState>,
         connections: &Arc<Connections>,
         ended: &Arc<AtomicBool>,
     ) -> Self {
-        let deadline = Instant::now() + limit;
+        let limit = connections.settings.body_read_timeout;
         BodyDeadline {
             inner,
             deadline,
