@@ -6,8 +6,8 @@ connection, one request at a time, and measures each latency.
 Half the slow connections send a request line and then one header line every
 `trickle` seconds, never the blank line that ends the headers (bounded by
 HEADER_READ_TIMEOUT_SECONDS); the other half send a chunked body to an unknown route, a
-1 KiB chunk every `trickle` seconds, never the last chunk (answered 404 at once, without
-reading the body). Reported: the server's RSS before, at its peak and after; the normal
+1 KiB chunk every `trickle` seconds, never the last chunk (answered 404 at once; the
+body is read into nothing, not buffered, until BODY_READ_TIMEOUT_SECONDS closes it). Reported: the server's RSS before, at its peak and after; the normal
 client's p50/p99/max latency and errors; how many slow connections the server closed,
 and after how long; and the server's `http_connections_closed_total`.
 
