@@ -220,39 +220,6 @@ mod tests {
     }
 
     /// Counts the `password_hash` spans (one per hashing job) opened on this thread.
-    struct CountHashJobs(Arc<AtomicUsize>);
-
-    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountHashJobs {
-        fn on_new_span(
-            &self,
-            attrs: &tracing::span::Attributes<'_>,
-            _: &tracing::span::Id,
-            _: tracing_subscriber::layer::Context<'_, S>,
-        ) {
-            if attrs.metadata().name() == "password_hash" {
-                self.0.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// The dummy hash is made when the hasher is built, so the first unknown-email
-    /// login after start-up runs one job (the verification), like every later one.
-    #[test]
-    fn the_dummy_hash_is_made_at_start_up() {
-        use tracing_subscriber::layer::SubscriberExt;
-        let h = cheap();
-        let jobs = Arc::new(AtomicUsize::new(0));
-        let subscriber = tracing_subscriber::registry().with(CountHashJobs(jobs.clone()));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        tracing::subscriber::with_default(subscriber, || {
-            rt.block_on(h.verify_dummy("whatever".into())).unwrap();
-            rt.block_on(h.verify_dummy("again".into())).unwrap();
-        });
-        assert_eq!(jobs.load(Ordering::Relaxed), 2, "one job per verify_dummy");
-    }
-
     #[test]
     fn strength_policy() {
         assert!(check_strength("password", "Secret#123").is_ok());
