@@ -219,7 +219,6 @@ mod tests {
         h.verify_dummy("whatever".into()).await.unwrap();
     }
 
-    /// Counts the `password_hash` spans (one per hashing job) opened on this thread.
     #[test]
     fn strength_policy() {
         assert!(check_strength("password", "Secret#123").is_ok());
