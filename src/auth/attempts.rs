@@ -23,7 +23,8 @@ pub fn login(failures: u32) -> (u32, Duration) {
 
 /// A limit of `failures` per `window` on one kind of check.
 pub struct FailureLimit {
-    store: Arc<dyn RateLimitStore>,
+    /// `None`: the limit is off (0 failures allowed means no limit).
+    store: Option<Arc<dyn RateLimitStore>>,
     /// Key prefix naming the kind of check (`pw`, `login`).
     scope: &'static str,
     /// Microseconds one failure costs, and the bucket's size.
@@ -38,6 +39,7 @@ pub struct Attempt<'a> {
 }
 
 impl FailureLimit {
+    /// `failures == 0` switches the limit off: every attempt is let through.
     pub fn new(
         store: Arc<dyn RateLimitStore>,
         scope: &'static str,
@@ -46,7 +48,7 @@ impl FailureLimit {
         let (failures, window) = limit;
         let burst_us = i64::try_from(window.as_micros()).unwrap_or(i64::MAX);
         FailureLimit {
-            store,
+            store: (failures > 0).then_some(store),
             scope,
             interval_us: burst_us / i64::from(failures.max(1)),
             burst_us,
@@ -58,9 +60,11 @@ impl FailureLimit {
     /// is let through: the check behind it needs the same database and answers 503.
     pub async fn take(&self, subject: &str) -> ApiResult<Attempt<'_>> {
         let key = format!("{}:{subject}", self.scope);
+        let Some(store) = &self.store else {
+            return Ok(Attempt { limit: self, key });
+        };
         let now_us = chrono::Utc::now().timestamp_micros();
-        match self
-            .store
+        match store
             .take_rate_token(&key, now_us, self.interval_us, self.burst_us)
             .await
         {
@@ -85,7 +89,8 @@ impl Attempt<'_> {
     /// The check succeeded: it does not count as a failure.
     pub async fn succeeded(self) {
         let l = self.limit;
-        if let Err(e) = l.store.refund_rate_token(&self.key, l.interval_us).await {
+        let Some(store) = &l.store else { return };
+        if let Err(e) = store.refund_rate_token(&self.key, l.interval_us).await {
             tracing::warn!(error = %e, scope = l.scope, "could not refund a successful attempt");
         }
     }

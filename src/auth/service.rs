@@ -38,8 +38,8 @@ pub struct AuthService {
 
 /// The per-account limits on failed credential checks.
 pub struct CheckLimits {
-    /// Failed logins per email (`None`: throttle off).
-    pub logins: Option<FailureLimit>,
+    /// Failed logins per email (off when `LOGIN_FAILURES_PER_ACCOUNT=0`).
+    pub logins: FailureLimit,
     /// Failed current-password checks per user.
     pub current_password: FailureLimit,
 }
@@ -48,9 +48,7 @@ impl CheckLimits {
     /// The contract's limits, counted in `store`; `login_failures` per account (0: off).
     pub fn new(store: Arc<dyn RateLimitStore>, login_failures: u32) -> Self {
         CheckLimits {
-            logins: (login_failures > 0).then(|| {
-                FailureLimit::new(store.clone(), "login", attempts::login(login_failures))
-            }),
+            logins: FailureLimit::new(store.clone(), "login", attempts::login(login_failures)),
             current_password: FailureLimit::new(store, "pw", attempts::CURRENT_PASSWORD),
         }
     }
@@ -149,10 +147,7 @@ impl AuthService {
     }
 
     async fn login_canonical(&self, email: &Email, password: String) -> ApiResult<TokenPair> {
-        let attempt = match &self.limits.logins {
-            Some(limit) => Some(limit.take(email.as_str()).await?),
-            None => None,
-        };
+        let attempt = self.limits.logins.take(email.as_str()).await?;
         let Some(user) = self.users.user_by_email(email).await? else {
             self.hasher.verify_dummy(password).await?;
             self.record("login", "failure", None);
@@ -167,9 +162,7 @@ impl AuthService {
             self.record("login", "failure", Some(user.id));
             return Err(ApiError::InvalidCredentials);
         }
-        if let Some(attempt) = attempt {
-            attempt.succeeded().await;
-        }
+        attempt.succeeded().await;
         let pair = self.open_session(&user).await?;
         self.users.touch_last_login(user.id, now()).await?;
         self.record("login", "success", Some(user.id));
