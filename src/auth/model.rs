@@ -6,9 +6,9 @@ use uuid::Uuid;
 
 use crate::wire::Timestamp;
 
-use super::store::UserRecord;
+use super::store::{SessionRecord, UserRecord};
 use crate::wire::{
-    EmailString, NameString, NewPasswordString, PasswordString, UserEmail, UserName,
+    EmailString, NameString, NewPasswordString, PasswordString, UserAgent, UserEmail, UserName,
 };
 
 /// A registered user (never includes the password hash).
@@ -108,12 +108,83 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-/// Optional refresh token to revoke along with the current session.
+/// Which sessions a logout ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, poem_openapi::Enum)]
+#[serde(rename_all = "lowercase")]
+#[oai(rename_all = "lowercase")]
+pub enum LogoutScope {
+    /// The caller's session (and the one of `refresh_token`, when given).
+    #[default]
+    Current,
+    /// Every session of the user but the caller's.
+    Others,
+    /// Every session of the user, the caller's included.
+    All,
+}
+
+/// What to log out: the current session by default.
 #[derive(Debug, Default, Deserialize, Object)]
 pub struct LogoutRequest {
     /// When given and valid for the same user, its session is revoked too.
     #[serde(default, deserialize_with = "crate::http::body::present")]
     pub refresh_token: Option<String>,
+    /// `current` (default), `others` or `all`.
+    #[serde(default, deserialize_with = "crate::http::body::present")]
+    pub scope: Option<LogoutScope>,
+}
+
+/// Where a login came from, recorded on its session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// The `User-Agent` header, cut to [`crate::wire::MAX_USER_AGENT`] characters.
+    pub user_agent: Option<String>,
+    /// The client address (behind trusted proxies: the forwarded one).
+    pub ip: Option<String>,
+}
+
+/// A live login session of the caller: one login and all its refresh rotations.
+#[derive(Debug, Clone, Object)]
+pub struct Session {
+    /// The session id (the `sid` claim of its tokens).
+    pub id: Uuid,
+    pub created_at: Timestamp,
+    /// The login or the latest refresh.
+    pub last_used_at: Timestamp,
+    /// When its refresh token expires.
+    pub expires_at: Timestamp,
+    /// The `User-Agent` of the login (at most 255 characters).
+    #[oai(nullable)]
+    pub user_agent: Option<UserAgent>,
+    /// The client address of the login.
+    #[oai(nullable)]
+    pub ip: Option<String>,
+    /// Whether the presented access token belongs to this session.
+    pub current: bool,
+}
+
+impl Session {
+    /// The stored session as the caller of session `current` sees it.
+    pub fn from_record(s: SessionRecord, current: Uuid) -> Self {
+        Session {
+            current: s.id == current,
+            id: s.id,
+            created_at: s.created_at.into(),
+            last_used_at: s.last_used_at.into(),
+            expires_at: s.expires_at.into(),
+            user_agent: s.user_agent.map(UserAgent::new),
+            ip: s.ip,
+        }
+    }
+}
+
+/// One page of the caller's live sessions, most recently used first.
+#[derive(Debug, Clone, Object)]
+pub struct SessionPage {
+    pub items: Vec<Session>,
+    pub total: i64,
+    pub skip: i64,
+    pub limit: i64,
+    pub has_more: bool,
 }
 
 /// A password change.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::attempts::{self, FailureLimit};
-use super::model::{TokenPair, TokenType, User};
+use super::model::{ClientInfo, LogoutScope, TokenPair, TokenType, User};
 use super::password::{check_strength, PasswordHasher};
 use super::session_cache::{Invalidation, SessionCache};
 use super::store::{NewSession, Rotation, SessionStore, UserRecord, UserStore};
@@ -26,13 +26,13 @@ pub struct CurrentUser {
 
 /// Authentication rules over the user and session stores, the hasher and the signing keys.
 pub struct AuthService {
-    users: Arc<dyn UserStore>,
-    sessions: Arc<dyn SessionStore>,
-    hasher: PasswordHasher,
-    keys: TokenKeys,
-    metrics: Arc<Metrics>,
-    cache: Arc<SessionCache>,
-    limits: CheckLimits,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) sessions: Arc<dyn SessionStore>,
+    pub(super) hasher: PasswordHasher,
+    pub(super) keys: TokenKeys,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) cache: Arc<SessionCache>,
+    pub(super) limits: CheckLimits,
 }
 
 /// The per-account limits on failed credential checks.
@@ -102,7 +102,7 @@ impl AuthService {
     }
 
     /// Logs an auth event (never with credentials) and counts it.
-    fn record(&self, event: &'static str, outcome: &'static str, user_id: Option<Uuid>) {
+    pub(super) fn record(&self, event: &'static str, outcome: &'static str, user_id: Option<Uuid>) {
         self.metrics.auth_event(event, outcome);
         match user_id {
             Some(id) => tracing::info!(event, outcome, user_id = %id, "auth event"),
@@ -144,9 +144,14 @@ impl AuthService {
     }
 
     /// Checks credentials and opens a new session (AUTH_001 on any mismatch).
-    pub async fn login(&self, email: &str, password: String) -> ApiResult<TokenPair> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: String,
+        client: ClientInfo,
+    ) -> ApiResult<TokenPair> {
         let email = normalize_email(email)?;
-        self.login_normalized(&email, password).await
+        self.login_normalized(&email, password, client).await
     }
 
     /// The OAuth2 password grant: like login, but a malformed username is just bad credentials.
@@ -155,6 +160,7 @@ impl AuthService {
         grant_type: &str,
         username: &str,
         password: String,
+        client: ClientInfo,
     ) -> ApiResult<TokenPair> {
         if grant_type != "password" {
             return Err(ApiError::invalid(
@@ -164,7 +170,7 @@ impl AuthService {
             ));
         }
         match normalize_email(username) {
-            Ok(email) => self.login_normalized(&email, password).await,
+            Ok(email) => self.login_normalized(&email, password, client).await,
             Err(_) => {
                 self.hasher.verify_dummy(password).await?;
                 Err(ApiError::InvalidCredentials)
@@ -172,7 +178,12 @@ impl AuthService {
         }
     }
 
-    async fn login_normalized(&self, email: &str, password: String) -> ApiResult<TokenPair> {
+    async fn login_normalized(
+        &self,
+        email: &str,
+        password: String,
+        client: ClientInfo,
+    ) -> ApiResult<TokenPair> {
         let attempt = self.limits.logins.take(email).await?;
         let Some(user) = self.users.user_by_email(email).await? else {
             self.hasher.verify_dummy(password).await?;
@@ -189,13 +200,13 @@ impl AuthService {
             return Err(ApiError::InvalidCredentials);
         }
         attempt.succeeded().await;
-        let pair = self.open_session(&user).await?;
+        let pair = self.open_session(&user, client).await?;
         self.users.touch_last_login(user.id, now()).await?;
         self.record("login", "success", Some(user.id));
         Ok(pair)
     }
 
-    async fn open_session(&self, user: &UserRecord) -> ApiResult<TokenPair> {
+    async fn open_session(&self, user: &UserRecord, client: ClientInfo) -> ApiResult<TokenPair> {
         let sid = Uuid::now_v7();
         let (access, refresh) = self.issue_pair(user.id, &user.email, sid)?;
         let session = NewSession {
@@ -204,6 +215,8 @@ impl AuthService {
             credentials_version: user.credentials_version,
             refresh_jti: refresh.claims.jti,
             expires_at: refresh.claims.expires_at(),
+            user_agent: client.user_agent,
+            ip: client.ip,
         };
         if !self.sessions.create_session(&session, now()).await? {
             // The credentials changed while this login verified the old ones.
@@ -299,16 +312,32 @@ impl AuthService {
         }
     }
 
-    /// Revokes the caller's access token and session, and the session of `refresh_token`
-    /// when it is a valid refresh token of the same user.
-    pub async fn logout(&self, user: &CurrentUser, refresh_token: Option<&str>) -> ApiResult<()> {
+    /// Logs out: `current` revokes the caller's access token and session, and the
+    /// session of `refresh_token` when it is a valid refresh token of the same user;
+    /// `others` ends every other session of the user; `all` does both.
+    pub async fn logout(
+        &self,
+        user: &CurrentUser,
+        refresh_token: Option<&str>,
+        scope: LogoutScope,
+    ) -> ApiResult<()> {
         let at = now();
         let c = &user.claims;
-        self.sessions
-            .logout(c.sid, user.id, c.jti, c.expires_at(), at)
-            .await?;
-        self.cache.invalidate(Invalidation::Session(c.sid));
-        if let Some(other) = refresh_token
+        if scope != LogoutScope::Others {
+            self.sessions
+                .logout(c.sid, user.id, c.jti, c.expires_at(), at)
+                .await?;
+            self.cache.invalidate(Invalidation::Session(c.sid));
+        }
+        if scope != LogoutScope::Current {
+            let except = if scope == LogoutScope::Others {
+                c.sid
+            } else {
+                Uuid::nil()
+            };
+            self.sessions.end_sessions(user.id, except, at).await?;
+            self.cache.invalidate(Invalidation::User(user.id));
+        } else if let Some(other) = refresh_token
             .and_then(|t| self.keys.decode(t, TokenKind::Refresh).ok())
             .filter(|r| r.sub == user.id && r.sid != c.sid)
         {

@@ -15,7 +15,7 @@ use poem_openapi::error::{
 };
 
 use super::body::serde_error;
-use super::client_ip::TrustedProxies;
+use super::client_ip::{ClientIp, TrustedProxies};
 use super::cors::CorsPolicy;
 use super::rate_limit::{AuthRateLimiter, LIMITED_PATHS};
 use crate::error::{ApiError, ErrorCode};
@@ -254,12 +254,10 @@ fn request_span(req: &Request, route: &str, id: &str) -> tracing::Span {
     span
 }
 
-/// What is checked before routing: the body limit, then the auth rate limit.
+/// What is checked before routing: the body limit, then the auth rate limit. The client
+/// address goes into the request's extensions ([`ClientIp`]).
 async fn pre_checks(req: &mut Request, ctx: &HttpContext) -> Result<(), ApiError> {
     enforce_body_limit(req).await?;
-    if req.method() != Method::POST || !LIMITED_PATHS.contains(&req.uri().path()) {
-        return Ok(());
-    }
     let Some(peer) = req.remote_addr().as_socket_addr().map(|a| a.ip()) else {
         return Ok(());
     };
@@ -270,6 +268,10 @@ async fn pre_checks(req: &mut Request, ctx: &HttpContext) -> Result<(), ApiError
         .filter_map(|v| v.to_str().ok())
         .collect();
     let client = ctx.trusted_proxies.client(peer, &forwarded);
+    req.extensions_mut().insert(ClientIp(client));
+    if req.method() != Method::POST || !LIMITED_PATHS.contains(&req.uri().path()) {
+        return Ok(());
+    }
     ctx.limiter.check(client).await
 }
 

@@ -30,6 +30,7 @@ mod races;
 mod scaleout;
 mod sdk;
 mod sdk_helpers;
+mod sessions;
 mod startup;
 mod tags;
 mod todos;

@@ -90,6 +90,25 @@ async fn password_change_on_one_instance_refuses_every_token_on_the_other() {
 }
 
 #[tokio::test]
+async fn ending_a_session_on_one_instance_refuses_it_on_the_other() {
+    let Some(db) = postgres().await else { return };
+    let (a, b) = pair(&db, &[]).await;
+    let (email, doomed) = sdk_user(&a).await;
+    let kept = sdk_login(&b, &email, STRONG_PASSWORD).await;
+    // B checks (and caches) the session it is about to hear is ended.
+    me_ok(&b, &doomed.access_token).await;
+    let ended = bearer(&a, &kept.access_token)
+        .delete_session()
+        .id(session_id(&doomed.access_token))
+        .send()
+        .await;
+    expect_ok(ended, StatusCode::NO_CONTENT);
+    me_refused(&b, &doomed.access_token, ErrorCode::Auth004).await;
+    refresh_refused(&b, &doomed.refresh_token, ErrorCode::Auth004).await;
+    me_ok(&b, &kept.access_token).await;
+}
+
+#[tokio::test]
 async fn refresh_token_reuse_is_detected_across_instances() {
     let Some(db) = postgres().await else { return };
     let (a, b) = pair(&db, &[]).await;

@@ -97,8 +97,10 @@ export interface paths {
         put?: never;
         /**
          * Log out
-         * @description Revokes the presented access token and its session's refresh token. Other
-         *     sessions stay valid. An invalid `refresh_token` in the body is ignored.
+         * @description `scope` `current` (the default) revokes the presented access token and its
+         *     session's refresh token; other sessions stay valid, and an invalid
+         *     `refresh_token` in the body is ignored. `others` ends every other session of the
+         *     user, `all` every session, the caller's included.
          */
         post: operations["logout"];
         delete?: never;
@@ -139,6 +141,49 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's sessions
+         * @description Live sessions (not ended, refresh token not expired), one per login, most
+         *     recently used first; `current` marks the one of the presented token.
+         */
+        get: operations["list_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End a session
+         * @description Its refresh token and every access token of it are refused from now on
+         *     (AUTH_004), on every instance. The caller's own session may be ended too.
+         *     Unknown, ended and other users' sessions are RESOURCE_004.
+         */
+        delete: operations["delete_session"];
         options?: never;
         head?: never;
         patch?: never;
@@ -346,7 +391,7 @@ export interface components {
          * @description Every error code of the contract (`shared/API.md`), each with one HTTP status.
          * @enum {string}
          */
-        ErrorCode: "AUTH_001" | "AUTH_002" | "AUTH_003" | "AUTH_004" | "AUTH_005" | "AUTH_006" | "AUTH_007" | "AUTHZ_001" | "VALIDATION_001" | "VALIDATION_002" | "VALIDATION_003" | "VALIDATION_004" | "VALIDATION_005" | "VALIDATION_006" | "VALIDATION_007" | "VALIDATION_008" | "VALIDATION_009" | "RESOURCE_001" | "RESOURCE_002" | "RESOURCE_003" | "CONFLICT_001" | "PRECONDITION_001" | "RATE_LIMIT_001" | "REQUEST_001" | "REQUEST_002" | "REQUEST_003" | "SERVER_001" | "SERVER_002";
+        ErrorCode: "AUTH_001" | "AUTH_002" | "AUTH_003" | "AUTH_004" | "AUTH_005" | "AUTH_006" | "AUTH_007" | "AUTH_008" | "AUTHZ_001" | "AUTHZ_002" | "VALIDATION_001" | "VALIDATION_002" | "VALIDATION_003" | "VALIDATION_004" | "VALIDATION_005" | "VALIDATION_006" | "VALIDATION_007" | "VALIDATION_008" | "VALIDATION_009" | "RESOURCE_001" | "RESOURCE_002" | "RESOURCE_003" | "RESOURCE_004" | "CONFLICT_001" | "PRECONDITION_001" | "RATE_LIMIT_001" | "REQUEST_001" | "REQUEST_002" | "REQUEST_003" | "SERVER_001" | "SERVER_002";
         /**
          * ErrorDetails
          * @description Machine-readable context of an error; empty for most codes.
@@ -406,12 +451,19 @@ export interface components {
         };
         /**
          * LogoutRequest
-         * @description Optional refresh token to revoke along with the current session.
+         * @description What to log out: the current session by default.
          */
         LogoutRequest: {
             /** @description When given and valid for the same user, its session is revoked too. */
             refresh_token?: string;
+            /** @description `current` (default), `others` or `all`. */
+            scope?: components["schemas"]["LogoutScope"] & unknown;
         };
+        /**
+         * @description Which sessions a logout ends.
+         * @enum {string}
+         */
+        LogoutScope: "current" | "others" | "all";
         /**
          * Message
          * @description A confirmation message.
@@ -457,6 +509,49 @@ export interface components {
              */
             password: string;
             name?: string;
+        };
+        /**
+         * Session
+         * @description A live login session of the caller: one login and all its refresh rotations.
+         */
+        Session: {
+            /**
+             * Format: uuid
+             * @description The session id (the `sid` claim of its tokens).
+             */
+            id: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description The login or the latest refresh.
+             */
+            last_used_at: string;
+            /**
+             * Format: date-time
+             * @description When its refresh token expires.
+             */
+            expires_at: string;
+            /** @description The `User-Agent` of the login (at most 255 characters). */
+            user_agent?: string | null;
+            /** @description The client address of the login. */
+            ip?: string | null;
+            /** @description Whether the presented access token belongs to this session. */
+            current: boolean;
+        };
+        /**
+         * SessionPage
+         * @description One page of the caller's live sessions, most recently used first.
+         */
+        SessionPage: {
+            items: components["schemas"]["Session"][];
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            skip: number;
+            /** Format: int64 */
+            limit: number;
+            has_more: boolean;
         };
         /**
          * @description Field a todo list is sorted by.
@@ -1151,6 +1246,17 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Rate limited (RATE_LIMIT_001); see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
@@ -1192,6 +1298,135 @@ export interface operations {
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected internal error (SERVER_002) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Temporarily unavailable (SERVER_001); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_sessions: {
+        parameters: {
+            query?: {
+                /** @description Items to skip. */
+                skip?: number;
+                /** @description Page size (1..=100, default 20). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["SessionPage"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (VALIDATION_*); details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected internal error (SERVER_002) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Temporarily unavailable (SERVER_001); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (RESOURCE_*) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (VALIDATION_*); details.field names it */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

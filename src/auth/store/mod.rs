@@ -47,6 +47,20 @@ pub struct NewSession {
     pub credentials_version: i64,
     pub refresh_jti: Uuid,
     pub expires_at: DateTime<Utc>,
+    /// The login's `User-Agent` (already cut to length) and client address.
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// A live session as the session list shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
 }
 
 /// Outcome of presenting a refresh token for rotation.
@@ -96,6 +110,29 @@ pub trait SessionStore: Send + Sync {
         access_exp: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// One page of the user's live sessions (not revoked, refresh not expired, of the
+    /// current credentials), most recently used first, and how many there are.
+    async fn list_sessions(
+        &self,
+        user_id: Uuid,
+        at: DateTime<Utc>,
+        skip: i64,
+        limit: i64,
+    ) -> StoreResult<(Vec<SessionRecord>, i64)>;
+    /// Ends one live session of the user; `false` when there is none with that id.
+    async fn end_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Ends every session of the user but `except` (`Uuid::nil()`: all); how many ended.
+    async fn end_sessions(
+        &self,
+        user_id: Uuid,
+        except: Uuid,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64>;
     /// `None` when the user no longer exists.
     async fn token_status(
         &self,

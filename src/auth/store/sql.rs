@@ -5,11 +5,19 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{NewSession, Rotation, SessionStore, TokenStatus, UserRecord, UserStore};
+use super::{
+    NewSession, Rotation, SessionRecord, SessionStore, TokenStatus, UserRecord, UserStore,
+};
 use crate::db::{Sql, StoreResult};
 
 const USER_COLUMNS: &str = "id, email, name, password_hash, is_active, credentials_version, \
      last_login_at, created_at, updated_at";
+
+/// The live sessions of user `$1` at `$2`: not ended, refresh not expired, opened with
+/// the user's current credentials.
+const LIVE_SESSIONS: &str = "FROM sessions s JOIN users u ON u.id = s.user_id \
+     WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+       AND s.credentials_version = u.credentials_version";
 
 /// Implements [`UserStore`] on one backend's [`Sql`].
 macro_rules! user_store {
@@ -102,8 +110,8 @@ macro_rules! session_store {
                 // change committed before it leaves nothing to insert.
                 let q = sqlx::query(
                     "INSERT INTO sessions (id, user_id, refresh_jti, expires_at, revoked_at, created_at, \
-                       updated_at, credentials_version) \
-                     SELECT $1, $2, $3, $4, NULL, $5, $5, $6 FROM users \
+                       updated_at, credentials_version, last_used_at, user_agent, ip) \
+                     SELECT $1, $2, $3, $4, NULL, $5, $5, $6, $5, $7, $8 FROM users \
                      WHERE id = $2 AND credentials_version = $6 AND is_active",
                 )
                 .bind(s.id)
@@ -111,7 +119,9 @@ macro_rules! session_store {
                 .bind(s.refresh_jti)
                 .bind(s.expires_at)
                 .bind(at)
-                .bind(s.credentials_version);
+                .bind(s.credentials_version)
+                .bind(&s.user_agent)
+                .bind(&s.ip);
                 self.guard
                     .run("create_session", async {
                         Ok(q.execute(&self.pool).await?.rows_affected() == 1)
@@ -131,7 +141,7 @@ macro_rules! session_store {
                 self.guard.run("rotate_refresh", async {
                     // Compare-and-swap: only the current refresh token of a live session rotates.
                     let rotated = sqlx::query(
-                        "UPDATE sessions SET refresh_jti = $4, expires_at = $5, updated_at = $6 \
+                        "UPDATE sessions SET refresh_jti = $4, expires_at = $5, updated_at = $6, last_used_at = $6 \
                          WHERE id = $1 AND user_id = $2 AND refresh_jti = $3 AND revoked_at IS NULL AND expires_at > $6 \
                            AND credentials_version = (SELECT credentials_version FROM users WHERE id = $2)",
                     )
@@ -194,6 +204,67 @@ macro_rules! session_store {
                     .await?;
                     tx.commit().await
                 }).await
+            }
+
+            async fn list_sessions(
+                &self,
+                user_id: Uuid,
+                at: DateTime<Utc>,
+                skip: i64,
+                limit: i64,
+            ) -> StoreResult<(Vec<SessionRecord>, i64)> {
+                let items = format!(
+                    "SELECT s.id, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip \
+                     {LIVE_SESSIONS} ORDER BY s.last_used_at DESC, s.id DESC LIMIT $3 OFFSET $4"
+                );
+                let total = format!("SELECT COUNT(*) {LIVE_SESSIONS}");
+                self.guard.run("list_sessions", async {
+                    let rows = sqlx::query_as(&items)
+                        .bind(user_id)
+                        .bind(at)
+                        .bind(limit)
+                        .bind(skip)
+                        .fetch_all(&self.pool)
+                        .await?;
+                    let total = sqlx::query_scalar(&total)
+                        .bind(user_id)
+                        .bind(at)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    Ok((rows, total))
+                }).await
+            }
+
+            async fn end_session(&self, user_id: Uuid, session_id: Uuid, at: DateTime<Utc>) -> StoreResult<bool> {
+                // Only a live session ends: an ended or expired one is not found.
+                let q = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $3, updated_at = $3 \
+                     WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL AND expires_at > $3 \
+                       AND credentials_version = (SELECT credentials_version FROM users WHERE id = $1)",
+                )
+                .bind(user_id)
+                .bind(session_id)
+                .bind(at);
+                self.guard
+                    .run("end_session", async {
+                        Ok(q.execute(&self.pool).await?.rows_affected() == 1)
+                    })
+                    .await
+            }
+
+            async fn end_sessions(&self, user_id: Uuid, except: Uuid, at: DateTime<Utc>) -> StoreResult<u64> {
+                let q = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $3, updated_at = $3 \
+                     WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
+                )
+                .bind(user_id)
+                .bind(except)
+                .bind(at);
+                self.guard
+                    .run("end_sessions", async {
+                        Ok(q.execute(&self.pool).await?.rows_affected())
+                    })
+                    .await
             }
 
             async fn token_status(

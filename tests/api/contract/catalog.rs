@@ -12,7 +12,9 @@ pub const CATALOG: &[(&str, u16)] = &[
     ("AUTH_005", 401),
     ("AUTH_006", 401),
     ("AUTH_007", 401),
+    ("AUTH_008", 401),
     ("AUTHZ_001", 403),
+    ("AUTHZ_002", 403),
     ("VALIDATION_001", 422),
     ("VALIDATION_002", 422),
     ("VALIDATION_003", 409),
@@ -25,6 +27,7 @@ pub const CATALOG: &[(&str, u16)] = &[
     ("RESOURCE_001", 404),
     ("RESOURCE_002", 404),
     ("RESOURCE_003", 404),
+    ("RESOURCE_004", 404),
     ("CONFLICT_001", 409),
     ("PRECONDITION_001", 412),
     ("RATE_LIMIT_001", 429),
@@ -46,6 +49,8 @@ pub const BEARER_OPS: &[&str] = &[
     "logout",
     "change_password",
     "get_me",
+    "list_sessions",
+    "delete_session",
     "list_todos",
     "create_todo",
     "get_todo",
@@ -94,6 +99,8 @@ fn success_pairs() -> Vec<Pair> {
         ("logout", 200),
         ("change_password", 200),
         ("get_me", 200),
+        ("list_sessions", 200),
+        ("delete_session", 204),
         ("list_todos", 200),
         ("create_todo", 201),
         ("get_todo", 200),
@@ -194,7 +201,18 @@ fn auth_pairs() -> Vec<Pair> {
     for op in ["register", "login", "issue_token", "refresh_token"] {
         t.push((op, 429, "RATE_LIMIT_001"));
     }
+    t.extend(account_pairs());
     t
+}
+
+/// Sessions, logout scopes.
+fn account_pairs() -> Vec<Pair> {
+    vec![
+        ("logout", 422, "VALIDATION_006"),
+        ("list_sessions", 422, "VALIDATION_009"),
+        ("delete_session", 404, "RESOURCE_004"),
+        ("delete_session", 422, "VALIDATION_009"),
+    ]
 }
 
 /// Body framing: every operation with a body refuses other media types and more than 1 MiB.

@@ -105,6 +105,17 @@ pub fn logout_classes() -> Vec<Class<Body>> {
             Expect::Unknown,
             Just(Body::Json(json!({"refresh_token": 5}))),
         ),
+        class(
+            "scope current, others or all",
+            Expect::Valid,
+            prop::sample::select(vec!["current", "others", "all"])
+                .prop_map(|s| Body::Json(json!({ "scope": s }))),
+        ),
+        class(
+            "unknown scope",
+            field_err(422, "VALIDATION_006", "scope"),
+            not_in(&["current", "others", "all"]).prop_map(|s| Body::Json(json!({ "scope": s }))),
+        ),
     ];
     classes.extend(framing_classes(Just(json!({})).boxed()));
     classes

@@ -161,11 +161,30 @@ impl World<'_> {
                 _ => self.a_tag.0.clone(),
             }
         };
+        if op == "delete_session" {
+            return self.resolve_session_id(kind).await;
+        }
         match kind {
             IdKind::Own => (own().await, true),
             IdKind::OwnUpperCase => (own().await.to_uppercase(), true),
             IdKind::Other if todo => (self.b_todo.clone(), false),
             IdKind::Other => (self.b_tag.clone(), false),
+            IdKind::Unknown(n) => (Uuid::from_u128(*n).to_string(), false),
+            IdKind::Malformed(s) => (s.clone(), false),
+        }
+    }
+
+    /// A session id: a fresh session of the caller (ending it leaves the caller's token
+    /// alone), or `b`'s.
+    async fn resolve_session_id(&self, kind: &IdKind) -> (String, bool) {
+        let own = || async {
+            let fresh = self.session(&self.sessions_user).await;
+            session_id(&fresh.access).to_string()
+        };
+        match kind {
+            IdKind::Own => (own().await, true),
+            IdKind::OwnUpperCase => (own().await.to_uppercase(), true),
+            IdKind::Other => (self.b_session.clone(), false),
             IdKind::Unknown(n) => (Uuid::from_u128(*n).to_string(), false),
             IdKind::Malformed(s) => (s.clone(), false),
         }
