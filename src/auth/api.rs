@@ -164,4 +164,24 @@ impl AuthApi {
     async fn me(&self, auth: Auth) -> Result<Json<User>, Errors<AUTHED>> {
         Ok(Json(self.state.auth.me(auth.user()).await?))
     }
+
+    /// Delete the account
+    ///
+    /// Needs the account's password (VALIDATION_007 when wrong; limited like
+    /// change-password, then 429). Removes the user with its todos, tags, sessions and
+    /// one-time tokens in one transaction; every token of the user is AUTH_007 from then
+    /// on, on every instance.
+    #[oai(path = "/me", method = "delete", operation_id = "delete_me")]
+    async fn delete_me(
+        &self,
+        auth: Auth,
+        body: JsonBody<DeleteAccountRequest>,
+    ) -> Result<Deleted, Errors<{ AUTHED | BODY | TOO_MANY_REQUESTS }>> {
+        let password = body.0.password.0;
+        self.state
+            .auth
+            .delete_account(auth.user(), password)
+            .await?;
+        Ok(Deleted::NoContent)
+    }
 }

@@ -1,5 +1,6 @@
 //! Authentication: passwords, tokens, sessions and the auth operations.
 
+pub mod account;
 pub mod account_api;
 pub mod api;
 pub mod attempts;
@@ -8,6 +9,5 @@ pub mod password;
 pub mod security;
 pub mod service;
 pub mod session_cache;
-pub mod sessions;
 pub mod store;
 pub mod tokens;

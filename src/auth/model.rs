@@ -187,6 +187,12 @@ pub struct SessionPage {
     pub has_more: bool,
 }
 
+/// The account's password, confirming its deletion.
+#[derive(Debug, Deserialize, Object)]
+pub struct DeleteAccountRequest {
+    pub password: PasswordString,
+}
+
 /// A password change.
 #[derive(Debug, Deserialize, Object)]
 pub struct ChangePasswordRequest {

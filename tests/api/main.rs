@@ -19,6 +19,7 @@
 mod helpers;
 
 mod abuse;
+mod account;
 mod auth;
 mod contract;
 mod cors;

@@ -109,6 +109,33 @@ async fn ending_a_session_on_one_instance_refuses_it_on_the_other() {
 }
 
 #[tokio::test]
+async fn deleting_the_account_on_one_instance_refuses_its_tokens_on_the_other() {
+    let Some(db) = postgres().await else { return };
+    let (a, b) = pair(&db, &[]).await;
+    let (email, first) = sdk_user(&a).await;
+    let second = sdk_login(&b, &email, STRONG_PASSWORD).await;
+    // Both instances check (and cache) both sessions.
+    for server in [&a, &b] {
+        for t in [&first, &second] {
+            me_ok(server, &t.access_token).await;
+        }
+    }
+    let body = types::DeleteAccountRequest::builder().password(STRONG_PASSWORD);
+    let deleted = bearer(&a, &first.access_token)
+        .delete_me()
+        .body(body)
+        .send()
+        .await;
+    expect_ok(deleted, StatusCode::NO_CONTENT);
+    for t in [&first, &second] {
+        me_refused(&b, &t.access_token, ErrorCode::Auth007).await;
+        refresh_refused(&b, &t.refresh_token, ErrorCode::Auth007).await;
+    }
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM users").await, 0);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM sessions").await, 0);
+}
+
+#[tokio::test]
 async fn refresh_token_reuse_is_detected_across_instances() {
     let Some(db) = postgres().await else { return };
     let (a, b) = pair(&db, &[]).await;

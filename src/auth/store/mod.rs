@@ -81,6 +81,10 @@ pub trait UserStore: Send + Sync {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>>;
     async fn touch_last_login(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Deletes the user, unless its credentials moved past `credentials_version`; the
+    /// foreign keys take everything of the user with it in the same statement. `false`
+    /// when nothing was deleted.
+    async fn delete_user(&self, id: Uuid, credentials_version: i64) -> StoreResult<bool>;
     /// Sets a new hash, moves the credentials version on and revokes every session of
     /// the user, atomically.
     async fn change_password(&self, id: Uuid, hash: &str, at: DateTime<Utc>) -> StoreResult<()>;

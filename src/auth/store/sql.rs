@@ -71,6 +71,19 @@ macro_rules! user_store {
                     .await
             }
 
+            async fn delete_user(&self, id: Uuid, credentials_version: i64) -> StoreResult<bool> {
+                // ON DELETE CASCADE: todos (and their tag links), tags, sessions,
+                // revocations, one-time tokens and pending mail go in this statement.
+                let q = sqlx::query("DELETE FROM users WHERE id = $1 AND credentials_version = $2")
+                    .bind(id)
+                    .bind(credentials_version);
+                self.guard
+                    .run("delete_user", async {
+                        Ok(q.execute(&self.pool).await?.rows_affected() == 1)
+                    })
+                    .await
+            }
+
             async fn change_password(&self, id: Uuid, hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
                 self.guard
                     .run("change_password", async {

@@ -49,6 +49,7 @@ pub const BEARER_OPS: &[&str] = &[
     "logout",
     "change_password",
     "get_me",
+    "delete_me",
     "list_sessions",
     "delete_session",
     "list_todos",
@@ -99,6 +100,7 @@ fn success_pairs() -> Vec<Pair> {
         ("logout", 200),
         ("change_password", 200),
         ("get_me", 200),
+        ("delete_me", 204),
         ("list_sessions", 200),
         ("delete_session", 204),
         ("list_todos", 200),
@@ -212,6 +214,8 @@ fn account_pairs() -> Vec<Pair> {
         ("list_sessions", 422, "VALIDATION_009"),
         ("delete_session", 404, "RESOURCE_004"),
         ("delete_session", 422, "VALIDATION_009"),
+        ("delete_me", 422, "VALIDATION_004"),
+        ("delete_me", 422, "VALIDATION_007"),
     ]
 }
 
@@ -229,6 +233,7 @@ fn framing_pairs() -> Vec<Pair> {
         "refresh_token",
         "logout",
         "change_password",
+        "delete_me",
     ]
     .iter()
     .flat_map(|op| [(*op, 415, "REQUEST_002"), (*op, 413, "REQUEST_001")])

@@ -232,6 +232,7 @@ fn auth_defs() -> Vec<OpDef> {
         bearer_body("logout", session::logout_classes()),
         bearer_body("change_password", session::change_password_classes()),
         bearer("get_me"),
+        bearer_body("delete_me", session::delete_me_classes()),
         OpDef {
             query: tags::page_classes(),
             ..bearer("list_sessions")

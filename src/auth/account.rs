@@ -1,4 +1,4 @@
-//! The caller's sessions: listing them and ending one.
+//! The caller's account: its sessions (listing them, ending one) and its deletion.
 
 use uuid::Uuid;
 
@@ -6,7 +6,7 @@ use super::model::{Session, SessionPage};
 use super::service::{AuthService, CurrentUser};
 use super::session_cache::Invalidation;
 use crate::db::now;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::paging::page;
 
 impl AuthService {
@@ -49,6 +49,45 @@ impl AuthService {
         }
         self.cache.invalidate(Invalidation::Session(session_id));
         self.record("session_end", "success", Some(user.id));
+        Ok(())
+    }
+
+    /// Deletes the caller's account after checking its password (VALIDATION_007; the
+    /// checks count against the current-password limit): the user and, in the same
+    /// statement, everything of it (todos, tags, sessions, revocations, one-time tokens,
+    /// pending mail). Every token of the user is AUTH_007 afterwards, on every instance.
+    pub async fn delete_account(&self, user: &CurrentUser, password: String) -> ApiResult<()> {
+        let record = self
+            .users
+            .user_by_id(user.id)
+            .await?
+            .ok_or(ApiError::UserGone)?;
+        let attempt = self
+            .limits
+            .current_password
+            .take(&user.id.to_string())
+            .await?;
+        let wrong = || {
+            ApiError::invalid(
+                ErrorCode::VALIDATION_007,
+                "password",
+                "Password is incorrect",
+            )
+        };
+        if !self.hasher.verify(password, record.password_hash).await? {
+            return Err(wrong());
+        }
+        attempt.succeeded().await;
+        // Only for the credentials just verified: a password changed meanwhile wins.
+        let deleted = self
+            .users
+            .delete_user(user.id, record.credentials_version)
+            .await?;
+        self.cache.invalidate(Invalidation::User(user.id));
+        if !deleted {
+            return Err(wrong());
+        }
+        self.record("account_delete", "success", Some(user.id));
         Ok(())
     }
 }
