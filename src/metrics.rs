@@ -14,6 +14,8 @@ pub struct Metrics {
     auth_events: IntCounterVec,
     db_duration: HistogramVec,
     db_pool: IntGaugeVec,
+    mail_deliveries: IntCounterVec,
+    mail_outbox: prometheus::IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -61,12 +63,30 @@ impl Metrics {
             &["state"],
         )
         .expect("valid metric");
+        let mail_deliveries = IntCounterVec::new(
+            Opts::new(
+                "mail_deliveries_total",
+                "Mail delivery attempts by outcome (sent, retry, failed)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        for outcome in ["sent", "retry", "failed"] {
+            mail_deliveries.with_label_values(&[outcome]);
+        }
+        let mail_outbox = prometheus::IntGauge::new(
+            "mail_outbox_depth",
+            "Messages in the outbox not yet delivered or given up",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(auth_events.clone()),
             Box::new(db_duration.clone()),
             Box::new(db_pool.clone()),
+            Box::new(mail_deliveries.clone()),
+            Box::new(mail_outbox.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             registry.register(c).expect("metric names are unique");
@@ -78,6 +98,8 @@ impl Metrics {
             auth_events,
             db_duration,
             db_pool,
+            mail_deliveries,
+            mail_outbox,
         }
     }
 
@@ -106,6 +128,16 @@ impl Metrics {
             started: Instant::now(),
             _span: span,
         }
+    }
+
+    /// Counts one mail delivery attempt (`sent`, `retry`, `failed`).
+    pub fn mail_delivery(&self, outcome: &str) {
+        self.mail_deliveries.with_label_values(&[outcome]).inc();
+    }
+
+    /// Sets the outbox depth (messages waiting).
+    pub fn set_outbox_depth(&self, n: i64) {
+        self.mail_outbox.set(n);
     }
 
     /// Sets the pool gauges.

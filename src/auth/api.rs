@@ -47,6 +47,8 @@ pub fn client_info(req: &Request) -> ClientInfo {
 
 /// Errors of the rate-limited credential operations.
 type CredentialErrors = Errors<{ BODY | UNAUTHORIZED | TOO_MANY_REQUESTS }>;
+/// Errors of login and token: those, and an unverified address when verification is required.
+type LoginErrors = Errors<{ BODY | UNAUTHORIZED | TOO_MANY_REQUESTS | NOT_VERIFIED }>;
 
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
 impl AuthApi {
@@ -72,13 +74,14 @@ impl AuthApi {
 
     /// Log in with email and password
     ///
-    /// Unknown emails and wrong passwords get the same answer (AUTH_001). Rate limited per client IP.
+    /// Unknown emails and wrong passwords get the same answer (AUTH_001). Rate limited per
+    /// client IP. With `REQUIRE_VERIFIED_EMAIL=true`, an unverified address is AUTHZ_002.
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
         req: &Request,
         body: JsonBody<LoginRequest>,
-    ) -> Result<Json<TokenPair>, CredentialErrors> {
+    ) -> Result<Json<TokenPair>, LoginErrors> {
         let b = body.0;
         let client = client_info(req);
         let pair = self.state.auth.login(&b.email.0, b.password.0, client);
@@ -94,7 +97,7 @@ impl AuthApi {
         &self,
         req: &Request,
         body: Form<TokenRequest>,
-    ) -> Result<Json<TokenPair>, CredentialErrors> {
+    ) -> Result<Json<TokenPair>, LoginErrors> {
         let b = body.0;
         let client = client_info(req);
         let auth = &self.state.auth;

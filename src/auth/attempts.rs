@@ -18,6 +18,9 @@ pub const CURRENT_PASSWORD: (u32, Duration) = (5, Duration::from_secs(15 * 60));
 /// minute, and the owner never waits more than a minute for a login.
 pub const LOGIN: (u32, Duration) = (10, Duration::from_secs(10 * 60));
 
+/// Mail an address is sent on request (password reset, verification resend): 3 an hour.
+pub const MAIL_REQUESTS: (u32, Duration) = (3, Duration::from_secs(3600));
+
 /// A limit of `failures` per `window` on one kind of check.
 pub struct FailureLimit {
     store: Arc<dyn RateLimitStore>,

@@ -8,7 +8,8 @@ use crate::wire::Timestamp;
 
 use super::store::{SessionRecord, UserRecord};
 use crate::wire::{
-    EmailString, NameString, NewPasswordString, PasswordString, UserAgent, UserEmail, UserName,
+    EmailString, NameString, NewPasswordString, OneTimeTokenString, PasswordString, UserAgent,
+    UserEmail, UserName,
 };
 
 /// A registered user (never includes the password hash).
@@ -22,6 +23,9 @@ pub struct User {
     pub updated_at: Timestamp,
     #[oai(nullable)]
     pub last_login_at: Option<Timestamp>,
+    /// Whether the address was verified (a verification link followed, or a password
+    /// reset through it); false for new accounts.
+    pub email_verified: bool,
 }
 
 impl From<UserRecord> for User {
@@ -33,6 +37,7 @@ impl From<UserRecord> for User {
             created_at: u.created_at.into(),
             updated_at: u.updated_at.into(),
             last_login_at: u.last_login_at.map(Timestamp),
+            email_verified: u.email_verified,
         }
     }
 }
@@ -191,6 +196,27 @@ pub struct SessionPage {
 #[derive(Debug, Deserialize, Object)]
 pub struct DeleteAccountRequest {
     pub password: PasswordString,
+}
+
+/// An address to send a password-reset link to.
+#[derive(Debug, Deserialize, Object)]
+pub struct PasswordResetRequest {
+    pub email: EmailString,
+}
+
+/// A new password, with the token of a reset link.
+#[derive(Debug, Deserialize, Object)]
+pub struct PasswordResetConfirm {
+    /// The `token` of the link (`{APP_URL}/reset-password?token=…`).
+    pub token: OneTimeTokenString,
+    /// Same policy as registration.
+    pub new_password: NewPasswordString,
+}
+
+/// The token of a verification link (`{APP_URL}/verify-email?token=…`).
+#[derive(Debug, Deserialize, Object)]
+pub struct VerifyEmailRequest {
+    pub token: OneTimeTokenString,
 }
 
 /// A password change.

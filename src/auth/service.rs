@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::attempts::{self, FailureLimit};
 use super::model::{ClientInfo, LogoutScope, TokenPair, TokenType, User};
 use super::password::{check_strength, PasswordHasher};
+use super::recovery::MailFlows;
 use super::session_cache::{Invalidation, SessionCache};
 use super::store::{NewSession, Rotation, SessionStore, UserRecord, UserStore};
 use super::tokens::{Claims, TokenKeys, TokenKind};
@@ -33,6 +34,13 @@ pub struct AuthService {
     pub(super) metrics: Arc<Metrics>,
     pub(super) cache: Arc<SessionCache>,
     pub(super) limits: CheckLimits,
+    pub(super) mail: MailFlows,
+}
+
+/// The stores the auth rules work on.
+pub struct AuthStores {
+    pub users: Arc<dyn UserStore>,
+    pub sessions: Arc<dyn SessionStore>,
 }
 
 /// The per-account limits on failed credential checks.
@@ -82,22 +90,23 @@ pub fn normalize_email(raw: &str) -> ApiResult<String> {
 
 impl AuthService {
     pub fn new(
-        users: Arc<dyn UserStore>,
-        sessions: Arc<dyn SessionStore>,
+        stores: AuthStores,
         hasher: PasswordHasher,
         keys: TokenKeys,
         metrics: Arc<Metrics>,
         cache: Arc<SessionCache>,
         limits: CheckLimits,
+        mail: MailFlows,
     ) -> Self {
         AuthService {
-            users,
-            sessions,
+            users: stores.users,
+            sessions: stores.sessions,
             hasher,
             keys,
             metrics,
             cache,
             limits,
+            mail,
         }
     }
 
@@ -110,7 +119,7 @@ impl AuthService {
         }
     }
 
-    /// Creates an account (VALIDATION_001/002/003/005).
+    /// Creates an account (VALIDATION_001/002/003/005) and queues its verification mail.
     pub async fn register(
         &self,
         email: &str,
@@ -131,13 +140,18 @@ impl AuthService {
             name,
             password_hash: hash,
             is_active: true,
+            email_verified: false,
             credentials_version: 1,
             last_login_at: None,
             created_at: at,
             updated_at: at,
         };
-        match self.users.create_user(&user).await {
-            Ok(()) => Ok(user.into()),
+        let verification = self.mail.verification(user.id, &user.email);
+        match self.users.create_user(&user, verification.as_ref()).await {
+            Ok(()) => {
+                self.mail.wake.notify_one();
+                Ok(user.into())
+            }
             Err(StoreError::UniqueViolation) => Err(ApiError::EmailTaken),
             Err(e) => Err(e.into()),
         }
@@ -200,6 +214,10 @@ impl AuthService {
             return Err(ApiError::InvalidCredentials);
         }
         attempt.succeeded().await;
+        if self.mail.settings.require_verified_email && !user.email_verified {
+            self.record("login", "unverified", Some(user.id));
+            return Err(ApiError::EmailNotVerified);
+        }
         let pair = self.open_session(&user, client).await?;
         self.users.touch_last_login(user.id, now()).await?;
         self.record("login", "success", Some(user.id));

@@ -16,6 +16,7 @@ pub use table::{all_settings, help_text, Lookup, Setting, SETTINGS};
 use anyhow::{anyhow, bail, Context};
 
 use crate::db::DbSettings;
+use crate::mail::MailSettings;
 
 /// Deployment environment; production refuses weak secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +73,8 @@ pub struct Config {
     pub pool_size: u32,
     /// Database timeouts, circuit breaker and SQLite durability (`DB_*`, `SQLITE_*`).
     pub db: DbSettings,
+    /// The mail flows: SMTP, links, one-time token lifetimes (`SMTP_URL`, `MAIL_*`, …).
+    pub mail: MailSettings,
     pub cors_origins: Vec<String>,
     /// Auth requests per minute per client IP; 0 switches limiting off.
     pub auth_rate_limit_per_minute: u32,
@@ -157,6 +160,7 @@ impl Config {
             hash_queue: env.parse("PASSWORD_HASH_QUEUE")?,
             pool_size: env.parse("DATABASE_POOL_SIZE")?,
             db: DbSettings::from_lookup(&get)?,
+            mail: MailSettings::from_lookup(&get, app_env == AppEnv::Production)?,
             cors_origins: comma_list(&env.text("CORS_ORIGINS")),
             auth_rate_limit_per_minute: env.parse("AUTH_RATE_LIMIT_PER_MINUTE")?,
             rate_limit_ipv6_prefix: env.parse("RATE_LIMIT_IPV6_PREFIX")?,

@@ -24,6 +24,7 @@ mod auth;
 mod contract;
 mod cors;
 mod errors;
+mod mail;
 mod migrations;
 mod operations;
 mod properties;

@@ -165,13 +165,32 @@ fn production_config_requires_a_long_jwt_secret() {
     let ok = config_with(&[
         ("APP_ENV", "production"),
         ("JWT_SECRET_KEY", TEST_JWT_SECRET),
+        ("SMTP_URL", "smtp://user:mail-secret@mail.example:587"),
+        ("APP_URL", "https://todo.example"),
     ])
-    .expect("a long secret");
+    .expect("a long secret, and SMTP for the mail flows");
     assert_eq!(ok.jwt_secret.expose(), TEST_JWT_SECRET.as_bytes());
     assert!(
         !format!("{ok:?}").contains(TEST_JWT_SECRET),
         "Debug redacts the secret"
     );
+    assert!(
+        !format!("{ok:?}").contains("mail-secret"),
+        "Debug redacts the SMTP password"
+    );
+    // Production sends mail over SMTP, unless the mail flows are off.
+    let no_smtp = config_with(&[
+        ("APP_ENV", "production"),
+        ("JWT_SECRET_KEY", TEST_JWT_SECRET),
+    ])
+    .expect_err("no SMTP_URL in production");
+    assert!(no_smtp.contains("SMTP_URL is not set"), "{no_smtp}");
+    config_with(&[
+        ("APP_ENV", "production"),
+        ("JWT_SECRET_KEY", TEST_JWT_SECRET),
+        ("MAIL_ENABLED", "false"),
+    ])
+    .expect("mail flows off");
     // Development tolerates a missing secret.
     config_with(&[("APP_ENV", "development")]).expect("development without a secret");
 }

@@ -8,6 +8,8 @@ use client_sdk::types::{self, ErrorCode};
 use reqwest::StatusCode;
 
 use crate::helpers::*;
+use crate::mail::sink::SmtpSink;
+use crate::mail::{eventually, mail_env, APP_URL};
 use crate::operations::process::ServerProcess;
 use crate::sdk_helpers::*;
 
@@ -133,6 +135,44 @@ async fn deleting_the_account_on_one_instance_refuses_its_tokens_on_the_other() 
     }
     assert_eq!(count(&db, "SELECT COUNT(*) FROM users").await, 0);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM sessions").await, 0);
+}
+
+/// Two instances draining one outbox deliver every message exactly once, and neither
+/// logs a token of the links they sent.
+#[tokio::test]
+async fn two_instances_deliver_each_message_once() {
+    let Some(db) = postgres().await else { return };
+    let sink = SmtpSink::start().await;
+    let env = mail_env(&sink);
+    let mut vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    vars.push(("LOG_LEVEL", "debug"));
+    let (a, b) = pair(&db, &vars).await;
+    let mut emails = vec![];
+    for i in 0..20 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        emails.push(sdk_user(server).await.0);
+    }
+    let got = sink.wait_for(20).await;
+    let pool = db.pool().await;
+    let sent = "SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL";
+    let pool_ref = &pool;
+    eventually("every row marked sent", || async move {
+        count_on(pool_ref, sent).await == 20
+    })
+    .await;
+    let received = sink.received();
+    assert_eq!(received.len(), 20, "no message twice: {received:?}");
+    for email in &emails {
+        let to_it = got.iter().filter(|m| m.is_to(email)).count();
+        assert_eq!(to_it, 1, "{email}");
+    }
+    let once = count_on(&pool, "SELECT COUNT(*) FROM outbox WHERE attempts = 1").await;
+    assert_eq!(once, 20, "one attempt each");
+    let output = format!("{}\n{}", a.output_text(), b.output_text());
+    for m in &got {
+        let token = m.link_token(APP_URL, "/verify-email");
+        assert!(!output.contains(&token), "a token was logged");
+    }
 }
 
 #[tokio::test]

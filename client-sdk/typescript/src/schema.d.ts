@@ -35,7 +35,8 @@ export interface paths {
         put?: never;
         /**
          * Log in with email and password
-         * @description Unknown emails and wrong passwords get the same answer (AUTH_001). Rate limited per client IP.
+         * @description Unknown emails and wrong passwords get the same answer (AUTH_001). Rate limited per
+         *     client IP. With `REQUIRE_VERIFIED_EMAIL=true`, an unverified address is AUTHZ_002.
          */
         post: operations["login"];
         delete?: never;
@@ -196,6 +197,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password-reset link
+         * @description Always the same 202 for a well-formed address, whether or not an account exists:
+         *     the link goes out by mail (`{APP_URL}/reset-password?token=…`, valid 30 minutes
+         *     by default, once). Rate limited per client IP (the auth bucket) and per address
+         *     (3 mails an hour; beyond that still 202, and nothing is sent).
+         */
+        post: operations["request_password_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with a reset link's token
+         * @description The password follows the registration rules (VALIDATION_002). Every session of
+         *     the account ends (log in again) and the token is used up; an unknown, expired or
+         *     used token is AUTH_008.
+         */
+        post: operations["confirm_password_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify the email address with a verification link's token
+         * @description The token comes from the mail sent at registration (or by
+         *     `resend_verification`): `{APP_URL}/verify-email?token=…`, valid 24 hours by
+         *     default, once. An unknown, expired or used token is AUTH_008.
+         */
+        post: operations["verify_email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/verify-email/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send the verification link again
+         * @description Nothing is sent when the address is verified already. At most 3 mails an hour
+         *     (then 429).
+         */
+        post: operations["resend_verification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/todos": {
         parameters: {
             query?: never;
@@ -321,6 +410,7 @@ export interface paths {
         /**
          * Readiness
          * @description 200 when the database answers within 2 s, else 503 naming the failing check.
+         *     `checks.mail` only informs: mail waits in the outbox while SMTP is away.
          */
         get: operations["get_health"];
         put?: never;
@@ -436,6 +526,12 @@ export interface components {
             database: boolean;
             /** @description The revocation store (kept in the database) is reachable. */
             token_revocation: boolean;
+            /**
+             * @description Mail is being delivered: a transport is configured and the last delivery attempt
+             *     reached it (true when the mail flows are off). Informational: a slow or
+             *     unreachable SMTP server never makes the service unready (mail waits in the outbox).
+             */
+            mail: boolean;
         };
         /**
          * @description `healthy` or `unhealthy`.
@@ -493,6 +589,27 @@ export interface components {
         NewTag: {
             name: string;
             color?: string | null;
+        };
+        /**
+         * PasswordResetConfirm
+         * @description A new password, with the token of a reset link.
+         */
+        PasswordResetConfirm: {
+            /** @description The `token` of the link (`{APP_URL}/reset-password?token=…`). */
+            token: string;
+            /**
+             * Format: password
+             * @description Same policy as registration.
+             */
+            new_password: string;
+        };
+        /**
+         * PasswordResetRequest
+         * @description An address to send a password-reset link to.
+         */
+        PasswordResetRequest: {
+            /** Format: email */
+            email: string;
         };
         /**
          * @description How urgent a todo is; sorts low < medium < high.
@@ -753,6 +870,18 @@ export interface components {
             updated_at: string;
             /** Format: date-time */
             last_login_at?: string | null;
+            /**
+             * @description Whether the address was verified (a verification link followed, or a password
+             *     reset through it); false for new accounts.
+             */
+            email_verified: boolean;
+        };
+        /**
+         * VerifyEmailRequest
+         * @description The token of a verification link (`{APP_URL}/verify-email?token=…`).
+         */
+        VerifyEmailRequest: {
+            token: string;
         };
     };
     responses: never;
@@ -885,6 +1014,15 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Email address not verified while verification is required (AUTHZ_002) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
@@ -968,6 +1106,15 @@ export interface operations {
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Email address not verified while verification is required (AUTHZ_002) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1532,6 +1679,306 @@ export interface operations {
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected internal error (SERVER_002) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Temporarily unavailable (SERVER_001); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    request_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted: a message goes out if there is anything to send. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Message"];
+                };
+            };
+            /** @description Body larger than 1 MiB (REQUEST_001) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Content-Type (REQUEST_002) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (VALIDATION_*); details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited (RATE_LIMIT_001); see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected internal error (SERVER_002) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Temporarily unavailable (SERVER_001); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    confirm_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["PasswordResetConfirm"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body larger than 1 MiB (REQUEST_001) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Content-Type (REQUEST_002) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (VALIDATION_*); details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected internal error (SERVER_002) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Temporarily unavailable (SERVER_001); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    verify_email: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["VerifyEmailRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["User"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body larger than 1 MiB (REQUEST_001) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Content-Type (REQUEST_002) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (VALIDATION_*); details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected internal error (SERVER_002) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Temporarily unavailable (SERVER_001); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resend_verification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: a message goes out if there is anything to send. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited (RATE_LIMIT_001); see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {

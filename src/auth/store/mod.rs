@@ -4,6 +4,7 @@
 
 mod listen;
 mod sql;
+mod tokens;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,6 +13,10 @@ use uuid::Uuid;
 use crate::db::StoreResult;
 
 pub use listen::listen;
+pub use tokens::{OneTimeTokenStore, TokenWriter};
+
+use crate::auth::onetime::NewOneTimeToken;
+use crate::mail::NewMail;
 
 /// A user as stored, including the password hash (never leaves the service layer).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -21,6 +26,8 @@ pub struct UserRecord {
     pub name: Option<String>,
     pub password_hash: String,
     pub is_active: bool,
+    /// Whether a verification link of the address was followed (or a reset mail reached it).
+    pub email_verified: bool,
     /// Bumped by every change of the credentials; sessions carry the version they verified.
     pub credentials_version: i64,
     pub last_login_at: Option<DateTime<Utc>>,
@@ -77,7 +84,12 @@ pub enum Rotation {
 /// Users and their credentials.
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    async fn create_user(&self, user: &UserRecord) -> StoreResult<()>;
+    /// Inserts the user and, in the same transaction, its verification token and mail.
+    async fn create_user(
+        &self,
+        user: &UserRecord,
+        verification: Option<&(NewOneTimeToken, NewMail)>,
+    ) -> StoreResult<()>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>>;
     async fn touch_last_login(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
@@ -144,7 +156,8 @@ pub trait SessionStore: Send + Sync {
         session_id: Uuid,
         jti: Uuid,
     ) -> StoreResult<Option<TokenStatus>>;
-    /// Deletes revocations and sessions that can no longer matter; returns rows removed.
+    /// Deletes revocations, sessions and one-time tokens that can no longer matter;
+    /// returns rows removed.
     async fn purge_expired(
         &self,
         now: DateTime<Utc>,

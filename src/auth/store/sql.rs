@@ -5,13 +5,17 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::tokens::TokenWriter;
 use super::{
     NewSession, Rotation, SessionRecord, SessionStore, TokenStatus, UserRecord, UserStore,
 };
+use crate::auth::onetime::NewOneTimeToken;
 use crate::db::{Sql, StoreResult};
+use crate::mail::store::OutboxWriter;
+use crate::mail::NewMail;
 
-const USER_COLUMNS: &str = "id, email, name, password_hash, is_active, credentials_version, \
-     last_login_at, created_at, updated_at";
+const USER_COLUMNS: &str = "id, email, name, password_hash, is_active, email_verified, \
+     credentials_version, last_login_at, created_at, updated_at";
 
 /// The live sessions of user `$1` at `$2`: not ended, refresh not expired, opened with
 /// the user's current credentials.
@@ -24,11 +28,15 @@ macro_rules! user_store {
     ($db:ty) => {
         #[async_trait]
         impl UserStore for Sql<$db> {
-            async fn create_user(&self, u: &UserRecord) -> StoreResult<()> {
+            async fn create_user(
+                &self,
+                u: &UserRecord,
+                verification: Option<&(NewOneTimeToken, NewMail)>,
+            ) -> StoreResult<()> {
                 let q = sqlx::query(
                     "INSERT INTO users (id, email, name, password_hash, is_active, credentials_version, \
-                       last_login_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                       last_login_at, created_at, updated_at, email_verified) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(u.id)
                 .bind(&u.email)
@@ -38,9 +46,18 @@ macro_rules! user_store {
                 .bind(u.credentials_version)
                 .bind(u.last_login_at)
                 .bind(u.created_at)
-                .bind(u.updated_at);
+                .bind(u.updated_at)
+                .bind(u.email_verified);
                 self.guard
-                    .run("create_user", async { q.execute(&self.pool).await.map(drop) })
+                    .run("create_user", async {
+                        let mut tx = self.pool.begin().await?;
+                        q.execute(&mut *tx).await?;
+                        if let Some((token, mail)) = verification {
+                            TokenWriter::insert_token(&mut *tx, token).await?;
+                            OutboxWriter::enqueue(&mut *tx, mail, u.created_at).await?;
+                        }
+                        tx.commit().await
+                    })
                     .await
             }
 
@@ -313,7 +330,12 @@ macro_rules! session_store {
                         .execute(&self.pool)
                         .await?
                         .rows_affected();
-                    Ok(tokens + sessions)
+                    let one_time = sqlx::query("DELETE FROM one_time_tokens WHERE expires_at < $1")
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                    Ok(tokens + sessions + one_time)
                 }).await
             }
         }

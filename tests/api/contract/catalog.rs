@@ -52,6 +52,7 @@ pub const BEARER_OPS: &[&str] = &[
     "delete_me",
     "list_sessions",
     "delete_session",
+    "resend_verification",
     "list_todos",
     "create_todo",
     "get_todo",
@@ -103,6 +104,10 @@ fn success_pairs() -> Vec<Pair> {
         ("delete_me", 204),
         ("list_sessions", 200),
         ("delete_session", 204),
+        ("request_password_reset", 202),
+        ("confirm_password_reset", 200),
+        ("verify_email", 200),
+        ("resend_verification", 202),
         ("list_todos", 200),
         ("create_todo", 201),
         ("get_todo", 200),
@@ -207,7 +212,7 @@ fn auth_pairs() -> Vec<Pair> {
     t
 }
 
-/// Sessions, logout scopes.
+/// Sessions, logout scopes, account deletion, the mail operations.
 fn account_pairs() -> Vec<Pair> {
     vec![
         ("logout", 422, "VALIDATION_006"),
@@ -216,6 +221,18 @@ fn account_pairs() -> Vec<Pair> {
         ("delete_session", 422, "VALIDATION_009"),
         ("delete_me", 422, "VALIDATION_004"),
         ("delete_me", 422, "VALIDATION_007"),
+        ("login", 403, "AUTHZ_002"),
+        ("issue_token", 403, "AUTHZ_002"),
+        ("request_password_reset", 422, "VALIDATION_001"),
+        ("request_password_reset", 422, "VALIDATION_004"),
+        ("request_password_reset", 429, "RATE_LIMIT_001"),
+        ("confirm_password_reset", 401, "AUTH_008"),
+        ("confirm_password_reset", 422, "VALIDATION_002"),
+        ("confirm_password_reset", 422, "VALIDATION_004"),
+        ("confirm_password_reset", 422, "VALIDATION_005"),
+        ("verify_email", 401, "AUTH_008"),
+        ("verify_email", 422, "VALIDATION_004"),
+        ("verify_email", 422, "VALIDATION_005"),
     ]
 }
 
@@ -234,6 +251,9 @@ fn framing_pairs() -> Vec<Pair> {
         "logout",
         "change_password",
         "delete_me",
+        "request_password_reset",
+        "confirm_password_reset",
+        "verify_email",
     ]
     .iter()
     .flat_map(|op| [(*op, 415, "REQUEST_002"), (*op, 413, "REQUEST_001")])

@@ -2,6 +2,7 @@
 //! `If-Match`, and one definition per operation of the spec.
 
 mod auth;
+mod mail;
 mod session;
 mod tags;
 mod todos;
@@ -241,6 +242,10 @@ fn auth_defs() -> Vec<OpDef> {
             ids: session_id_classes(),
             ..bearer("delete_session")
         },
+        with_body("request_password_reset", mail::reset_request_classes()),
+        with_body("confirm_password_reset", mail::reset_confirm_classes()),
+        with_body("verify_email", mail::verify_classes()),
+        bearer("resend_verification"),
     ]
 }
 

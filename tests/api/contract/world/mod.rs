@@ -8,6 +8,7 @@
 
 mod execute;
 mod resolve;
+mod tokens;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -226,9 +227,12 @@ impl<'a> World<'a> {
         match op {
             // `others` and `all` would end every session of `a`; failed logins count
             // against the account (10, then one a minute), and `a` logs in often.
-            "logout" | "change_password" | "login" | "issue_token" | "delete_me" => {
-                self.fresh_user().await
-            }
+            "logout"
+            | "change_password"
+            | "login"
+            | "issue_token"
+            | "delete_me"
+            | "resend_verification" => self.fresh_user().await,
             "refresh_token" => self.chain.borrow().clone(),
             "delete_session" => self.sessions_user.clone(),
             _ => self.a.clone(),

@@ -101,6 +101,21 @@ impl World<'_> {
         if all.contains("@@reused_refresh@@") {
             vars.push(("@@reused_refresh@@".into(), self.reused_refresh().await));
         }
+        if all.contains("@@reset_token@@") {
+            vars.push(("@@reset_token@@".into(), self.reset_token().await));
+        }
+        if all.contains("@@used_reset_token@@") {
+            vars.push(("@@used_reset_token@@".into(), self.used_reset_token().await));
+        }
+        if all.contains("@@verify_token@@") {
+            vars.push(("@@verify_token@@".into(), self.verify_token().await));
+        }
+        if all.contains("@@used_verify_token@@") {
+            vars.push((
+                "@@used_verify_token@@".into(),
+                self.used_verify_token().await,
+            ));
+        }
         vars
     }
 
