@@ -31,7 +31,7 @@ both_backends! {
             .collect();
         assert_eq!(
             versions,
-            [1, 2, 3, 4, 5, 6],
+            [1, 2, 3, 4, 5, 6, 7],
             "both backends ship the same numbered migrations"
         );
 
@@ -51,6 +51,8 @@ both_backends! {
             "tags",
             "todo_tags",
             "rate_limits",
+            "one_time_tokens",
+            "outbox",
         ] {
             assert!(
                 !table_missing(&pool, table).await,
@@ -87,6 +89,8 @@ both_backends! {
             "tags",
             "todo_tags",
             "rate_limits",
+            "one_time_tokens",
+            "outbox",
         ] {
             assert!(
                 table_missing(&pool, table).await,

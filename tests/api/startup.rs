@@ -331,7 +331,7 @@ async fn migrate_down_says_what_it_reverted_and_refuses_too_many() {
     let e = text(&too_many.stderr);
     assert_eq!(too_many.status.code(), Some(1), "{e}");
     assert!(
-        e.contains("only 4 migration(s) are applied (1, 2, 3, 4)"),
+        e.contains("only 7 migration(s) are applied (1, 2, 3, 4, 5, 6, 7)"),
         "{e}"
     );
     assert!(
@@ -339,21 +339,25 @@ async fn migrate_down_says_what_it_reverted_and_refuses_too_many() {
         "{e}"
     );
     let status = text(&migrate(&["migrate", "status"]).await.stdout);
-    assert_eq!(status.matches(" applied").count(), 4, "{status}");
+    assert_eq!(status.matches(" applied").count(), 7, "{status}");
 
     let two = text(&migrate(&["migrate", "down", "2"]).await.stdout);
     assert!(
-        two.starts_with("reverted    4 auth notify\nreverted    3 rate limits\n"),
+        two.starts_with("reverted    7 account mail\nreverted    6 session details\n"),
         "{two}"
     );
     assert_eq!(two.matches(" pending").count(), 2, "{two}");
 
     let all = text(&migrate(&["migrate", "down", "--all"]).await.stdout);
     assert!(
-        all.starts_with("reverted    2 todos tags\nreverted    1 auth\n"),
+        all.starts_with("reverted    5 credentials version\nreverted    4 auth notify\n"),
         "{all}"
     );
-    assert_eq!(all.matches(" pending").count(), 4, "{all}");
+    assert!(
+        all.contains("reverted    2 todos tags\nreverted    1 auth\n"),
+        "{all}"
+    );
+    assert_eq!(all.matches(" pending").count(), 7, "{all}");
 }
 
 #[tokio::test]
