@@ -102,8 +102,10 @@ mod tests {
 
     #[test]
     fn links_and_lifetimes_are_filled_in() {
-        let mut s = MailSettings::default();
-        s.app_url = "https://app.example.com".into();
+        let s = MailSettings {
+            app_url: "https://app.example.com".into(),
+            ..MailSettings::default()
+        };
         let m = password_reset(&s, Uuid::nil(), "a@b.co", "tok-en_1");
         let link = "https://app.example.com/reset-password?token=tok-en_1";
         assert!(

@@ -79,7 +79,7 @@ impl MailWorker {
             let mut rounds: u64 = 0;
             loop {
                 let claimed = self.drain_once().await;
-                if rounds % 600 == 0 {
+                if rounds.is_multiple_of(600) {
                     self.purge().await;
                 }
                 rounds += 1;
