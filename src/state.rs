@@ -150,7 +150,7 @@ fn mail(
         settings: config.mail.clone(),
         tokens: stores.tokens.clone(),
         wake,
-        reset_requests: Arc::new(FailureLimit::new(
+        mail_requests: Arc::new(FailureLimit::new(
             stores.rate_limits.clone(),
             "mail",
             MAIL_REQUESTS,

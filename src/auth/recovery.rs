@@ -29,8 +29,8 @@ pub struct MailFlows {
     pub settings: MailSettings,
     pub tokens: Arc<dyn OneTimeTokenStore>,
     pub wake: Arc<Notify>,
-    /// Reset mails per address (3 an hour).
-    pub reset_requests: Arc<FailureLimit>,
+    /// Mail sent on request, per address (resets) and per account (resends): 3 an hour.
+    pub mail_requests: Arc<FailureLimit>,
 }
 
 /// A token's text as the service checks it before looking it up.
@@ -95,7 +95,7 @@ impl AuthService {
             tracing::warn!("password reset requested, but MAIL_ENABLED=false: nothing is sent");
             return Ok(());
         }
-        if self.mail.reset_requests.take(&email).await.is_err() {
+        if self.mail.mail_requests.take(&email).await.is_err() {
             self.record("password_reset_request", "limited", None);
             return Ok(());
         }
@@ -157,7 +157,7 @@ impl AuthService {
             return Ok(());
         };
         let key = format!("verify:{}", record.id);
-        self.mail.reset_requests.take(&key).await?;
+        self.mail.mail_requests.take(&key).await?;
         self.mail.tokens.issue_token(&token, &mail).await?;
         self.mail.wake.notify_one();
         self.record("verification_resend", "queued", Some(user.id));

@@ -1,4 +1,6 @@
-//! Deleting one's account (`DELETE /api/v1/auth/me`).
+//! Deleting one's account (`DELETE /api/v1/auth/me`). The test servers have no mail
+//! transport, so the registration's verification mail (and its token) are still there to
+//! be deleted with the account.
 
 use client_sdk::types::{self, ErrorCode};
 use client_sdk::Client;
@@ -25,6 +27,8 @@ async fn rows_of(app: &TestApp, user: Uuid) -> Vec<(&'static str, i64)> {
         ),
         ("sessions", "SELECT COUNT(*) FROM sessions WHERE user_id = $1"),
         ("revoked_tokens", "SELECT COUNT(*) FROM revoked_tokens WHERE user_id = $1"),
+        ("one_time_tokens", "SELECT COUNT(*) FROM one_time_tokens WHERE user_id = $1"),
+        ("outbox", "SELECT COUNT(*) FROM outbox WHERE user_id = $1"),
     ] {
         let n = on_pool!(&app.db, |p| sqlx::query_scalar::<_, i64>(sql)
             .bind(user)
