@@ -1,7 +1,7 @@
 """schemathesis hooks for .ci/run (loaded through SCHEMATHESIS_HOOKS).
 
-`logout` and `change_password` revoke the caller's tokens (one session, or all of the
-user's). With the run's shared bearer token they would turn every later request into a
+`logout`, `change_password`, `delete_me` and `delete_session` end the caller's
+sessions or account (one session, all of the user's, or the user). With the run's shared bearer token they would turn every later request into a
 401, so each of their test cases gets a brand-new user and session instead.
 
 Needs CI_BASE_URL (the live server) and CI_PASSWORD in the environment.
@@ -18,7 +18,7 @@ PASSWORD = os.environ["CI_PASSWORD"]
 
 
 @schemathesis.auth(refresh_interval=None, retry_on=[]).apply_to(
-    operation_id=["logout", "change_password"]
+    operation_id=["logout", "change_password", "delete_me", "delete_session"]
 )
 class FreshSession:
     """A token of a user created for this one test case."""

@@ -20,7 +20,9 @@ pub enum ErrorCode {
     AUTH_005,
     AUTH_006,
     AUTH_007,
+    AUTH_008,
     AUTHZ_001,
+    AUTHZ_002,
     VALIDATION_001,
     VALIDATION_002,
     VALIDATION_003,
@@ -33,6 +35,7 @@ pub enum ErrorCode {
     RESOURCE_001,
     RESOURCE_002,
     RESOURCE_003,
+    RESOURCE_004,
     CONFLICT_001,
     PRECONDITION_001,
     RATE_LIMIT_001,
@@ -48,14 +51,13 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         use ErrorCode::*;
         match self {
-            AUTH_001 | AUTH_002 | AUTH_003 | AUTH_004 | AUTH_005 | AUTH_006 | AUTH_007 => {
-                StatusCode::UNAUTHORIZED
-            }
-            AUTHZ_001 => StatusCode::FORBIDDEN,
+            AUTH_001 | AUTH_002 | AUTH_003 | AUTH_004 | AUTH_005 | AUTH_006 | AUTH_007
+            | AUTH_008 => StatusCode::UNAUTHORIZED,
+            AUTHZ_001 | AUTHZ_002 => StatusCode::FORBIDDEN,
             VALIDATION_003 | CONFLICT_001 => StatusCode::CONFLICT,
             VALIDATION_001 | VALIDATION_002 | VALIDATION_004 | VALIDATION_005 | VALIDATION_006
             | VALIDATION_007 | VALIDATION_008 | VALIDATION_009 => StatusCode::UNPROCESSABLE_ENTITY,
-            RESOURCE_001 | RESOURCE_002 | RESOURCE_003 => StatusCode::NOT_FOUND,
+            RESOURCE_001 | RESOURCE_002 | RESOURCE_003 | RESOURCE_004 => StatusCode::NOT_FOUND,
             PRECONDITION_001 => StatusCode::PRECONDITION_FAILED,
             RATE_LIMIT_001 => StatusCode::TOO_MANY_REQUESTS,
             REQUEST_001 => StatusCode::PAYLOAD_TOO_LARGE,
@@ -122,8 +124,12 @@ pub enum ApiError {
     InvalidSignature,
     #[error("The token's user no longer exists")]
     UserGone,
+    #[error("The link is invalid, expired or already used")]
+    OneTimeTokenInvalid,
     #[error("The resource belongs to another user")]
     Forbidden,
+    #[error("Verify your email address before logging in")]
+    EmailNotVerified,
     #[error("{message}")]
     Validation {
         code: ErrorCode,
@@ -136,6 +142,8 @@ pub enum ApiError {
     TodoNotFound,
     #[error("Tag not found")]
     TagNotFound,
+    #[error("Session not found")]
+    SessionNotFound,
     #[error("No such route")]
     RouteNotFound,
     #[error("A tag with this name already exists")]
@@ -185,11 +193,14 @@ impl ApiError {
             ApiError::InvalidToken => AUTH_005,
             ApiError::InvalidSignature => AUTH_006,
             ApiError::UserGone => AUTH_007,
+            ApiError::OneTimeTokenInvalid => AUTH_008,
             ApiError::Forbidden => AUTHZ_001,
+            ApiError::EmailNotVerified => AUTHZ_002,
             ApiError::Validation { code, .. } => *code,
             ApiError::EmailTaken => VALIDATION_003,
             ApiError::TodoNotFound => RESOURCE_001,
             ApiError::TagNotFound => RESOURCE_002,
+            ApiError::SessionNotFound => RESOURCE_004,
             ApiError::RouteNotFound => RESOURCE_003,
             ApiError::TagNameConflict => CONFLICT_001,
             ApiError::PreconditionFailed => PRECONDITION_001,

@@ -7,6 +7,7 @@ pub mod db;
 pub mod error;
 pub mod healthcheck;
 pub mod http;
+pub mod mail;
 pub mod memory;
 pub mod metrics;
 pub mod openapi;

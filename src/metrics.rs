@@ -63,6 +63,8 @@ pub struct Metrics {
     connections_open: IntGauge,
     connections_closed: IntCounterVec,
     session_cache_live: IntGauge,
+    mail_deliveries: IntCounterVec,
+    mail_outbox: prometheus::IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -125,6 +127,22 @@ impl Metrics {
             "1 while the session cache's listener proves it receives revocations (the cache answers), else 0",
         )
         .expect("valid metric");
+        let mail_deliveries = IntCounterVec::new(
+            Opts::new(
+                "mail_deliveries_total",
+                "Mail delivery attempts by outcome (sent, retry, failed)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        for outcome in ["sent", "retry", "failed"] {
+            mail_deliveries.with_label_values(&[outcome]);
+        }
+        let mail_outbox = IntGauge::new(
+            "mail_outbox_depth",
+            "Messages in the outbox not yet delivered or given up",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -134,6 +152,8 @@ impl Metrics {
             Box::new(connections_open.clone()),
             Box::new(connections_closed.clone()),
             Box::new(session_cache_live.clone()),
+            Box::new(mail_deliveries.clone()),
+            Box::new(mail_outbox.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             registry.register(c).expect("metric names are unique");
@@ -148,6 +168,8 @@ impl Metrics {
             connections_open,
             connections_closed,
             session_cache_live,
+            mail_deliveries,
+            mail_outbox,
         }
     }
 
@@ -176,6 +198,16 @@ impl Metrics {
             started: Instant::now(),
             _span: span,
         }
+    }
+
+    /// Counts one mail delivery attempt (`sent`, `retry`, `failed`).
+    pub fn mail_delivery(&self, outcome: &str) {
+        self.mail_deliveries.with_label_values(&[outcome]).inc();
+    }
+
+    /// Sets the outbox depth (messages waiting).
+    pub fn set_outbox_depth(&self, n: i64) {
+        self.mail_outbox.set(n);
     }
 
     /// Sets the pool gauges.

@@ -2,6 +2,7 @@
 
 use poem_openapi::OpenApiService;
 
+use crate::auth::account_api::AccountApi;
 use crate::auth::api::AuthApi;
 use crate::ops::api::OpsApi;
 use crate::state::AppState;
@@ -9,12 +10,15 @@ use crate::tags::api::TagApi;
 use crate::todos::api::TodoApi;
 
 /// All operations of the service.
-pub type Api = (AuthApi, TodoApi, TagApi, OpsApi);
+pub type Api = (AuthApi, AccountApi, TodoApi, TagApi, OpsApi);
 
 /// The OpenAPI service over `state`.
 pub fn api_service(state: &AppState) -> OpenApiService<Api, ()> {
     let api = (
         AuthApi {
+            state: state.clone(),
+        },
+        AccountApi {
             state: state.clone(),
         },
         TodoApi {

@@ -4,14 +4,21 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use tokio::sync::Notify;
+
+use crate::auth::attempts::{FailureLimit, MAIL_REQUESTS};
 use crate::auth::password::PasswordHasher;
-use crate::auth::service::{AuthService, CheckLimits};
+use crate::auth::recovery::MailFlows;
+use crate::auth::service::{AuthService, AuthStores, CheckLimits};
 use crate::auth::session_cache::SessionCache;
-use crate::auth::store::{listen, SessionStore, UserStore};
+use crate::auth::store::{listen, OneTimeTokenStore, SessionStore, UserStore};
 use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
 use crate::db::{Db, Pool, Sql};
 use crate::http::rate_limit::RateLimitStore;
+use crate::mail::store::OutboxStore;
+use crate::mail::transport::Transport;
+use crate::mail::worker::{MailHealth, MailWorker};
 use crate::metrics::Metrics;
 use crate::tags::service::TagService;
 use crate::tags::store::TagStore;
@@ -29,6 +36,10 @@ pub struct Services {
     pub sessions: Arc<SessionCache>,
     /// Keeps the session cache's listener running for as long as the services live.
     pub listener: Option<AbortOnDrop>,
+    /// The outbox's delivery worker (when a transport is configured and a runtime runs).
+    pub mail_worker: Option<AbortOnDrop>,
+    /// Whether mail is being delivered (readiness reports it; it never fails readiness).
+    pub mail_health: Arc<MailHealth>,
 
     pub metrics: Arc<Metrics>,
     /// The database as a whole (readiness, pool gauges).
@@ -60,6 +71,8 @@ impl Drop for AbortOnDrop {
 pub struct Stores {
     pub users: Arc<dyn UserStore>,
     pub sessions: Arc<dyn SessionStore>,
+    pub tokens: Arc<dyn OneTimeTokenStore>,
+    pub outbox: Arc<dyn OutboxStore>,
     pub todos: Arc<dyn TodoStore>,
     pub tags: Arc<dyn TagStore>,
     pub rate_limits: Arc<dyn RateLimitStore>,
@@ -82,17 +95,68 @@ impl Stores {
 
     fn over<DB: sqlx::Database>(sql: Sql<DB>) -> Self
     where
-        Sql<DB>: UserStore + SessionStore + TodoStore + TagStore + RateLimitStore,
+        Sql<DB>: UserStore
+            + SessionStore
+            + OneTimeTokenStore
+            + OutboxStore
+            + TodoStore
+            + TagStore
+            + RateLimitStore,
     {
         let sql = Arc::new(sql);
         Stores {
             users: sql.clone(),
             sessions: sql.clone(),
+            tokens: sql.clone(),
+            outbox: sql.clone(),
             todos: sql.clone(),
             tags: sql.clone(),
             rate_limits: sql,
         }
     }
+}
+
+/// Runs `task` while a runtime is there to run it (not for [`AppState::spec_only`]).
+fn in_runtime(task: impl FnOnce() -> tokio::task::JoinHandle<()>) -> Option<AbortOnDrop> {
+    tokio::runtime::Handle::try_current()
+        .is_ok()
+        .then(|| AbortOnDrop(task()))
+}
+
+/// The mail flows over `stores`, and the worker delivering their outbox (when a
+/// transport is configured): its handle and what readiness reports.
+fn mail(
+    config: &Config,
+    stores: &Stores,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<(MailFlows, Option<AbortOnDrop>, Arc<MailHealth>)> {
+    let wake = Arc::new(Notify::new());
+    let transport = Transport::from_settings(&config.mail)?;
+    let health = Arc::new(MailHealth::new(transport.is_some() || !config.mail.enabled));
+    let worker = transport
+        .filter(|_| config.mail.enabled)
+        .and_then(|transport| {
+            let worker = MailWorker {
+                store: stores.outbox.clone(),
+                transport,
+                metrics: metrics.clone(),
+                health: health.clone(),
+                wake: wake.clone(),
+                retry_base: config.mail.retry_base,
+            };
+            in_runtime(|| worker.spawn())
+        });
+    let flows = MailFlows {
+        settings: config.mail.clone(),
+        tokens: stores.tokens.clone(),
+        wake,
+        mail_requests: Arc::new(FailureLimit::new(
+            stores.rate_limits.clone(),
+            "mail",
+            MAIL_REQUESTS,
+        )),
+    };
+    Ok((flows, worker, health))
 }
 
 impl AppState {
@@ -105,14 +169,17 @@ impl AppState {
         let sessions = Arc::new(SessionCache::default());
         // Only PostgreSQL tells instances about revocations; elsewhere the cache stays off.
         let listener = match pool {
-            Pool::Postgres(pg) if tokio::runtime::Handle::try_current().is_ok() => Some(
-                AbortOnDrop(listen(&sessions, pg, config.database_listen_url.as_deref())),
-            ),
-            _ => None,
+            Pool::Postgres(pg) => {
+                in_runtime(|| listen(&sessions, pg, config.database_listen_url.as_deref()))
+            }
+            Pool::Sqlite(_) => None,
         };
+        let (flows, mail_worker, mail_health) = mail(&config, &stores, &metrics)?;
         let auth = AuthService::new(
-            stores.users.clone(),
-            stores.sessions.clone(),
+            AuthStores {
+                users: stores.users.clone(),
+                sessions: stores.sessions.clone(),
+            },
             hasher,
             keys,
             metrics.clone(),
@@ -121,9 +188,12 @@ impl AppState {
                 stores.rate_limits.clone(),
                 config.login_failures_per_account,
             ),
+            flows,
         );
         Ok(AppState(Arc::new(Services {
             listener,
+            mail_worker,
+            mail_health,
             auth,
             todos: TodoService::new(stores.todos.clone()),
             tags: TagService::new(stores.tags.clone()),

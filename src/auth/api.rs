@@ -1,14 +1,17 @@
 //! The auth operations (`/api/v1/auth`): thin adapters over [`AuthService`].
 
+use poem::http::header::USER_AGENT;
+use poem::Request;
 use poem_openapi::payload::{Form, Json};
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::model::*;
 use super::security::Auth;
 use crate::http::body::JsonBody;
+use crate::http::client_ip::ClientIp;
 use crate::http::responses::*;
 use crate::state::AppState;
-use crate::wire::ApiTags;
+use crate::wire::{ApiTags, MAX_USER_AGENT};
 
 /// Register, log in, rotate and revoke tokens.
 pub struct AuthApi {
@@ -22,8 +25,30 @@ pub enum Registered {
     Created(Json<User>, #[oai(header = "Location")] String),
 }
 
+/// Where a request comes from: its `User-Agent` (control characters dropped, cut to
+/// [`MAX_USER_AGENT`] characters) and client address.
+pub fn client_info(req: &Request) -> ClientInfo {
+    let user_agent = req
+        .headers()
+        .get(USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .map(|ua| {
+            ua.chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_USER_AGENT)
+                .collect::<String>()
+        })
+        .filter(|ua| !ua.trim().is_empty());
+    ClientInfo {
+        user_agent,
+        ip: req.extensions().get::<ClientIp>().map(|c| c.0.to_string()),
+    }
+}
+
 /// Errors of the rate-limited credential operations.
 type CredentialErrors = Errors<{ BODY | UNAUTHORIZED | TOO_MANY_REQUESTS }>;
+/// Errors of login and token: those, and an unverified address when verification is required.
+type LoginErrors = Errors<{ BODY | UNAUTHORIZED | TOO_MANY_REQUESTS | NOT_VERIFIED }>;
 
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
 impl AuthApi {
@@ -49,14 +74,18 @@ impl AuthApi {
 
     /// Log in with email and password
     ///
-    /// Unknown emails and wrong passwords get the same answer (AUTH_001). Rate limited per client IP.
+    /// Unknown emails and wrong passwords get the same answer (AUTH_001). Rate limited per
+    /// client IP. With `REQUIRE_VERIFIED_EMAIL=true`, an unverified address is AUTHZ_002.
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
+        req: &Request,
         body: JsonBody<LoginRequest>,
-    ) -> Result<Json<TokenPair>, CredentialErrors> {
+    ) -> Result<Json<TokenPair>, LoginErrors> {
         let b = body.0;
-        Ok(Json(self.state.auth.login(&b.email.0, b.password.0).await?))
+        let client = client_info(req);
+        let pair = self.state.auth.login(&b.email.0, b.password.0, client);
+        Ok(Json(pair.await?))
     }
 
     /// OAuth2 password grant
@@ -64,14 +93,16 @@ impl AuthApi {
     /// Form-encoded `grant_type=password&username=<email>&password=…` (Swagger UI's
     /// Authorize uses it). Extra fields such as `scope` or `client_id` are ignored.
     #[oai(path = "/token", method = "post", operation_id = "issue_token")]
-    async fn token(&self, body: Form<TokenRequest>) -> Result<Json<TokenPair>, CredentialErrors> {
+    async fn token(
+        &self,
+        req: &Request,
+        body: Form<TokenRequest>,
+    ) -> Result<Json<TokenPair>, LoginErrors> {
         let b = body.0;
-        Ok(Json(
-            self.state
-                .auth
-                .password_grant(&b.grant_type, &b.username, b.password.0)
-                .await?,
-        ))
+        let client = client_info(req);
+        let auth = &self.state.auth;
+        let pair = auth.password_grant(&b.grant_type, &b.username, b.password.0, client);
+        Ok(Json(pair.await?))
     }
 
     /// Rotate a refresh token
@@ -89,19 +120,20 @@ impl AuthApi {
 
     /// Log out
     ///
-    /// Revokes the presented access token and its session's refresh token. Other
-    /// sessions stay valid. An invalid `refresh_token` in the body is ignored.
+    /// `scope` `current` (the default) revokes the presented access token and its
+    /// session's refresh token; other sessions stay valid, and an invalid
+    /// `refresh_token` in the body is ignored. `others` ends every other session of the
+    /// user, `all` every session, the caller's included.
     #[oai(path = "/logout", method = "post", operation_id = "logout")]
     async fn logout(
         &self,
         auth: Auth,
         body: JsonBody<Option<LogoutRequest>>,
     ) -> Result<Json<Message>, Errors<{ AUTHED | BODY }>> {
-        let refresh = body.0.and_then(|b| b.refresh_token);
-        self.state
-            .auth
-            .logout(auth.user(), refresh.as_deref())
-            .await?;
+        let b = body.0.unwrap_or_default();
+        let scope = b.scope.unwrap_or_default();
+        let refresh = b.refresh_token.as_deref();
+        self.state.auth.logout(auth.user(), refresh, scope).await?;
         Ok(Json(Message {
             message: "Logged out".into(),
         }))
@@ -134,5 +166,25 @@ impl AuthApi {
     #[oai(path = "/me", method = "get", operation_id = "get_me")]
     async fn me(&self, auth: Auth) -> Result<Json<User>, Errors<AUTHED>> {
         Ok(Json(self.state.auth.me(auth.user()).await?))
+    }
+
+    /// Delete the account
+    ///
+    /// Needs the account's password (VALIDATION_007 when wrong; limited like
+    /// change-password, then 429). Removes the user with its todos, tags, sessions and
+    /// one-time tokens in one transaction; every token of the user is AUTH_007 from then
+    /// on, on every instance.
+    #[oai(path = "/me", method = "delete", operation_id = "delete_me")]
+    async fn delete_me(
+        &self,
+        auth: Auth,
+        body: JsonBody<DeleteAccountRequest>,
+    ) -> Result<Deleted, Errors<{ AUTHED | BODY | TOO_MANY_REQUESTS }>> {
+        let password = body.0.password.0;
+        self.state
+            .auth
+            .delete_account(auth.user(), password)
+            .await?;
+        Ok(Deleted::NoContent)
     }
 }

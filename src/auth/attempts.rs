@@ -21,6 +21,9 @@ pub fn login(failures: u32) -> (u32, Duration) {
     (failures, Duration::from_secs(60) * failures)
 }
 
+/// Mail an address is sent on request (password reset, verification resend): 3 an hour.
+pub const MAIL_REQUESTS: (u32, Duration) = (3, Duration::from_secs(3600));
+
 /// A limit of `failures` per `window` on one kind of check.
 pub struct FailureLimit {
     /// `None`: the limit is off (0 failures allowed means no limit).

@@ -6,9 +6,10 @@ use uuid::Uuid;
 
 use crate::wire::Timestamp;
 
-use super::store::UserRecord;
+use super::store::{SessionRecord, UserRecord};
 use crate::wire::{
-    EmailString, NameString, NewPasswordString, PasswordString, UserEmail, UserName,
+    EmailString, NameString, NewPasswordString, OneTimeTokenString, PasswordString, UserAgent,
+    UserEmail, UserName,
 };
 
 /// A registered user (never includes the password hash).
@@ -22,6 +23,9 @@ pub struct User {
     pub updated_at: Timestamp,
     #[oai(nullable)]
     pub last_login_at: Option<Timestamp>,
+    /// Whether the address was verified (a verification link followed, or a password
+    /// reset through it); false for new accounts.
+    pub email_verified: bool,
 }
 
 impl From<UserRecord> for User {
@@ -33,6 +37,7 @@ impl From<UserRecord> for User {
             created_at: u.created_at.into(),
             updated_at: u.updated_at.into(),
             last_login_at: u.last_login_at.map(Timestamp),
+            email_verified: u.email_verified,
         }
     }
 }
@@ -108,12 +113,110 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-/// Optional refresh token to revoke along with the current session.
+/// Which sessions a logout ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, poem_openapi::Enum)]
+#[serde(rename_all = "lowercase")]
+#[oai(rename_all = "lowercase")]
+pub enum LogoutScope {
+    /// The caller's session (and the one of `refresh_token`, when given).
+    #[default]
+    Current,
+    /// Every session of the user but the caller's.
+    Others,
+    /// Every session of the user, the caller's included.
+    All,
+}
+
+/// What to log out: the current session by default.
 #[derive(Debug, Default, Deserialize, Object)]
 pub struct LogoutRequest {
     /// When given and valid for the same user, its session is revoked too.
     #[serde(default, deserialize_with = "crate::http::body::present")]
     pub refresh_token: Option<String>,
+    /// `current` (default), `others` or `all`.
+    #[serde(default, deserialize_with = "crate::http::body::present")]
+    pub scope: Option<LogoutScope>,
+}
+
+/// Where a login came from, recorded on its session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// The `User-Agent` header, cut to [`crate::wire::MAX_USER_AGENT`] characters.
+    pub user_agent: Option<String>,
+    /// The client address (behind trusted proxies: the forwarded one).
+    pub ip: Option<String>,
+}
+
+/// A live login session of the caller: one login and all its refresh rotations.
+#[derive(Debug, Clone, Object)]
+pub struct Session {
+    /// The session id (the `sid` claim of its tokens).
+    pub id: Uuid,
+    pub created_at: Timestamp,
+    /// The login or the latest refresh.
+    pub last_used_at: Timestamp,
+    /// When its refresh token expires.
+    pub expires_at: Timestamp,
+    /// The `User-Agent` of the login (at most 255 characters).
+    #[oai(nullable)]
+    pub user_agent: Option<UserAgent>,
+    /// The client address of the login.
+    #[oai(nullable)]
+    pub ip: Option<String>,
+    /// Whether the presented access token belongs to this session.
+    pub current: bool,
+}
+
+impl Session {
+    /// The stored session as the caller of session `current` sees it.
+    pub fn from_record(s: SessionRecord, current: Uuid) -> Self {
+        Session {
+            current: s.id == current,
+            id: s.id,
+            created_at: s.created_at.into(),
+            last_used_at: s.last_used_at.into(),
+            expires_at: s.expires_at.into(),
+            user_agent: s.user_agent.map(UserAgent::new),
+            ip: s.ip,
+        }
+    }
+}
+
+/// One page of the caller's live sessions, most recently used first.
+#[derive(Debug, Clone, Object)]
+pub struct SessionPage {
+    pub items: Vec<Session>,
+    pub total: i64,
+    pub skip: i64,
+    pub limit: i64,
+    pub has_more: bool,
+}
+
+/// The account's password, confirming its deletion.
+#[derive(Debug, Deserialize, Object)]
+pub struct DeleteAccountRequest {
+    pub password: PasswordString,
+}
+
+/// An address to send a password-reset link to.
+#[derive(Debug, Deserialize, Object)]
+pub struct PasswordResetRequest {
+    pub email: EmailString,
+}
+
+/// A new password, with the token of a reset link.
+#[derive(Debug, Deserialize, Object)]
+pub struct PasswordResetConfirm {
+    /// The `token` of the link (`{APP_URL}/reset-password?token=…`).
+    pub token: OneTimeTokenString,
+    /// Same policy as registration.
+    pub new_password: NewPasswordString,
+}
+
+/// The token of a verification link (`{APP_URL}/verify-email?token=…`).
+#[derive(Debug, Deserialize, Object)]
+pub struct VerifyEmailRequest {
+    pub token: OneTimeTokenString,
 }
 
 /// A password change.

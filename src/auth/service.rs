@@ -6,8 +6,9 @@ use uuid::Uuid;
 
 use super::attempts::{self, FailureLimit};
 use super::email::Email;
-use super::model::{TokenPair, TokenType, User};
+use super::model::{ClientInfo, LogoutScope, TokenPair, TokenType, User};
 use super::password::{check_strength, PasswordHasher};
+use super::recovery::MailFlows;
 use super::session_cache::{Invalidation, SessionCache};
 use super::store::{NewSession, Rotation, SessionStore, UserRecord, UserStore};
 use super::tokens::{Claims, TokenKeys, TokenKind};
@@ -27,13 +28,20 @@ pub struct CurrentUser {
 
 /// Authentication rules over the user and session stores, the hasher and the signing keys.
 pub struct AuthService {
-    users: Arc<dyn UserStore>,
-    sessions: Arc<dyn SessionStore>,
-    hasher: PasswordHasher,
-    keys: TokenKeys,
-    metrics: Arc<Metrics>,
-    cache: Arc<SessionCache>,
-    limits: CheckLimits,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) sessions: Arc<dyn SessionStore>,
+    pub(super) hasher: PasswordHasher,
+    pub(super) keys: TokenKeys,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) cache: Arc<SessionCache>,
+    pub(super) limits: CheckLimits,
+    pub(super) mail: MailFlows,
+}
+
+/// The stores the auth rules work on.
+pub struct AuthStores {
+    pub users: Arc<dyn UserStore>,
+    pub sessions: Arc<dyn SessionStore>,
 }
 
 /// The per-account limits on failed credential checks.
@@ -56,27 +64,28 @@ impl CheckLimits {
 
 impl AuthService {
     pub fn new(
-        users: Arc<dyn UserStore>,
-        sessions: Arc<dyn SessionStore>,
+        stores: AuthStores,
         hasher: PasswordHasher,
         keys: TokenKeys,
         metrics: Arc<Metrics>,
         cache: Arc<SessionCache>,
         limits: CheckLimits,
+        mail: MailFlows,
     ) -> Self {
         AuthService {
-            users,
-            sessions,
+            users: stores.users,
+            sessions: stores.sessions,
             hasher,
             keys,
             metrics,
             cache,
             limits,
+            mail,
         }
     }
 
     /// Logs an auth event (never with credentials) and counts it.
-    fn record(&self, event: &'static str, outcome: &'static str, user_id: Option<Uuid>) {
+    pub(super) fn record(&self, event: &'static str, outcome: &'static str, user_id: Option<Uuid>) {
         self.metrics.auth_event(event, outcome);
         match user_id {
             Some(id) => tracing::info!(event, outcome, user_id = %id, "auth event"),
@@ -84,7 +93,7 @@ impl AuthService {
         }
     }
 
-    /// Creates an account (VALIDATION_001/002/003/005).
+    /// Creates an account (VALIDATION_001/002/003/005) and queues its verification mail.
     pub async fn register(
         &self,
         email: &str,
@@ -105,22 +114,32 @@ impl AuthService {
             name,
             password_hash: hash,
             is_active: true,
+            email_verified: false,
             credentials_version: 1,
             last_login_at: None,
             created_at: at,
             updated_at: at,
         };
-        match self.users.create_user(&user).await {
-            Ok(()) => Ok(user.into()),
+        let verification = self.mail.verification(user.id, &user.email);
+        match self.users.create_user(&user, verification.as_ref()).await {
+            Ok(()) => {
+                self.mail.wake.notify_one();
+                Ok(user.into())
+            }
             Err(StoreError::UniqueViolation) => Err(ApiError::EmailTaken),
             Err(e) => Err(e.into()),
         }
     }
 
     /// Checks credentials and opens a new session (AUTH_001 on any mismatch).
-    pub async fn login(&self, email: &str, password: String) -> ApiResult<TokenPair> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: String,
+        client: ClientInfo,
+    ) -> ApiResult<TokenPair> {
         let email = Email::parse(email)?;
-        self.login_canonical(&email, password).await
+        self.login_canonical(&email, password, client).await
     }
 
     /// The OAuth2 password grant: like login, but a malformed username is just bad credentials.
@@ -129,6 +148,7 @@ impl AuthService {
         grant_type: &str,
         username: &str,
         password: String,
+        client: ClientInfo,
     ) -> ApiResult<TokenPair> {
         if grant_type != "password" {
             return Err(ApiError::invalid(
@@ -138,7 +158,7 @@ impl AuthService {
             ));
         }
         match Email::parse(username) {
-            Ok(email) => self.login_canonical(&email, password).await,
+            Ok(email) => self.login_canonical(&email, password, client).await,
             Err(_) => {
                 self.hasher.verify_dummy(password).await?;
                 Err(ApiError::InvalidCredentials)
@@ -146,7 +166,12 @@ impl AuthService {
         }
     }
 
-    async fn login_canonical(&self, email: &Email, password: String) -> ApiResult<TokenPair> {
+    async fn login_canonical(
+        &self,
+        email: &Email,
+        password: String,
+        client: ClientInfo,
+    ) -> ApiResult<TokenPair> {
         let attempt = self.limits.logins.take(email.as_str()).await?;
         let Some(user) = self.users.user_by_email(email).await? else {
             self.hasher.verify_dummy(password).await?;
@@ -163,13 +188,17 @@ impl AuthService {
             return Err(ApiError::InvalidCredentials);
         }
         attempt.succeeded().await;
-        let pair = self.open_session(&user).await?;
+        if self.mail.settings.require_verified_email && !user.email_verified {
+            self.record("login", "unverified", Some(user.id));
+            return Err(ApiError::EmailNotVerified);
+        }
+        let pair = self.open_session(&user, client).await?;
         self.users.touch_last_login(user.id, now()).await?;
         self.record("login", "success", Some(user.id));
         Ok(pair)
     }
 
-    async fn open_session(&self, user: &UserRecord) -> ApiResult<TokenPair> {
+    async fn open_session(&self, user: &UserRecord, client: ClientInfo) -> ApiResult<TokenPair> {
         let sid = Uuid::now_v7();
         let (access, refresh) = self.issue_pair(user.id, &user.email, sid)?;
         let session = NewSession {
@@ -178,6 +207,8 @@ impl AuthService {
             credentials_version: user.credentials_version,
             refresh_jti: refresh.claims.jti,
             expires_at: refresh.claims.expires_at(),
+            user_agent: client.user_agent,
+            ip: client.ip,
         };
         if !self.sessions.create_session(&session, now()).await? {
             // The credentials changed while this login verified the old ones.
@@ -273,16 +304,32 @@ impl AuthService {
         }
     }
 
-    /// Revokes the caller's access token and session, and the session of `refresh_token`
-    /// when it is a valid refresh token of the same user.
-    pub async fn logout(&self, user: &CurrentUser, refresh_token: Option<&str>) -> ApiResult<()> {
+    /// Logs out: `current` revokes the caller's access token and session, and the
+    /// session of `refresh_token` when it is a valid refresh token of the same user;
+    /// `others` ends every other session of the user; `all` does both.
+    pub async fn logout(
+        &self,
+        user: &CurrentUser,
+        refresh_token: Option<&str>,
+        scope: LogoutScope,
+    ) -> ApiResult<()> {
         let at = now();
         let c = &user.claims;
-        self.sessions
-            .logout(c.sid, user.id, c.jti, c.expires_at(), at)
-            .await?;
-        self.cache.invalidate(Invalidation::Session(c.sid));
-        if let Some(other) = refresh_token
+        if scope != LogoutScope::Others {
+            self.sessions
+                .logout(c.sid, user.id, c.jti, c.expires_at(), at)
+                .await?;
+            self.cache.invalidate(Invalidation::Session(c.sid));
+        }
+        if scope != LogoutScope::Current {
+            let except = if scope == LogoutScope::Others {
+                c.sid
+            } else {
+                Uuid::nil()
+            };
+            self.sessions.end_sessions(user.id, except, at).await?;
+            self.cache.invalidate(Invalidation::User(user.id));
+        } else if let Some(other) = refresh_token
             .and_then(|t| self.keys.decode(t, TokenKind::Refresh).ok())
             .filter(|r| r.sub == user.id && r.sid != c.sid)
         {

@@ -17,6 +17,7 @@ pub use table::{all_settings, help_text, Lookup, Setting, SETTINGS};
 use anyhow::{anyhow, bail, Context};
 
 use crate::db::DbSettings;
+use crate::mail::MailSettings;
 
 /// Deployment environment; production refuses weak secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +77,8 @@ pub struct Config {
     pub database_listen_url: Option<String>,
     /// Database timeouts, circuit breaker and SQLite durability (`DB_*`, `SQLITE_*`).
     pub db: DbSettings,
+    /// The mail flows: SMTP, links, one-time token lifetimes (`SMTP_URL`, `MAIL_*`, …).
+    pub mail: MailSettings,
     pub cors_origins: Vec<String>,
     /// Request headers CORS allows besides the API's own and the W3C trace context.
     pub cors_allow_headers: Vec<String>,
@@ -202,6 +205,7 @@ impl Config {
             pool_size: env.parse("DATABASE_POOL_SIZE")?,
             database_listen_url: env.value("DATABASE_LISTEN_URL"),
             db: DbSettings::from_lookup(&get)?,
+            mail: MailSettings::from_lookup(&get, app_env == AppEnv::Production)?,
             cors_origins: comma_list(&env.text("CORS_ORIGINS")),
             cors_allow_headers: header_names(&env.text("CORS_ALLOW_HEADERS"))?,
             auth_rate_limit_per_minute: env.parse("AUTH_RATE_LIMIT_PER_MINUTE")?,

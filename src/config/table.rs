@@ -7,6 +7,7 @@ use anyhow::{anyhow, bail};
 
 use super::DEFAULT_DATABASE_URL;
 use crate::db::DbSettings;
+use crate::mail::MailSettings;
 
 /// One environment variable: its name, its default as the variable would spell it
 /// (`""`: unset, and `help` says what unset means), and one line of help.
@@ -63,9 +64,12 @@ pub const SETTINGS: &[Setting] = &[
     set("OTEL_SERVICE_NAME", "todo-api", "service name on exported traces"),
 ];
 
-/// Every variable: the service's, then the database layer's.
+/// Every variable: the service's, then the database layer's, then the mail flows'.
 pub fn all_settings() -> impl Iterator<Item = &'static Setting> {
-    SETTINGS.iter().chain(DbSettings::VARIABLES)
+    SETTINGS
+        .iter()
+        .chain(DbSettings::VARIABLES)
+        .chain(MailSettings::VARIABLES)
 }
 
 /// The `--help` section listing every variable with its default and meaning.

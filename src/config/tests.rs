@@ -27,7 +27,12 @@ fn production_requires_a_long_secret() {
     assert!(e.contains("JWT_SECRET_KEY is not set"), "{e}");
     let e = err(&[("APP_ENV", "production"), ("JWT_SECRET_KEY", "short")]);
     assert!(e.contains("too short"), "{e}");
-    let ok = with(&[("APP_ENV", "production"), ("JWT_SECRET_KEY", RANDOM_HEX)]).unwrap();
+    let ok = with(&[
+        ("APP_ENV", "production"),
+        ("JWT_SECRET_KEY", RANDOM_HEX),
+        ("MAIL_ENABLED", "false"),
+    ])
+    .unwrap();
     assert_eq!(ok.app_env, AppEnv::Production);
     assert_eq!(ok.jwt_secret.expose(), RANDOM_HEX.as_bytes());
     assert!(ok.warnings.is_empty(), "{:?}", ok.warnings);
@@ -70,7 +75,13 @@ fn production_refuses_low_entropy_secrets() {
         "test-secret-0123456789abcdef-0123456789abcdef",
     ] {
         assert_eq!(secret_weakness(secret.as_bytes()), None, "{secret}");
-        with(&[("APP_ENV", "prod"), ("JWT_SECRET_KEY", secret)]).unwrap();
+        let mail = [
+            ("SMTP_URL", "smtp://mail:587"),
+            ("APP_URL", "https://todo.example"),
+        ];
+        let mut vars = vec![("APP_ENV", "prod"), ("JWT_SECRET_KEY", secret)];
+        vars.extend(mail);
+        with(&vars).unwrap();
     }
 }
 

@@ -4,6 +4,11 @@
 
 use std::net::IpAddr;
 
+/// The client address of a request (the peer, or what trusted proxies forwarded), put
+/// into the request's extensions by the middleware for the operations that record it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
 /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`: addresses or CIDR
 /// blocks, comma-separated). Empty: the peer address is the client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

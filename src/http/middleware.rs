@@ -18,7 +18,7 @@ use poem_openapi::error::{
 };
 
 use super::body::serde_error;
-use super::client_ip::TrustedProxies;
+use super::client_ip::{ClientIp, TrustedProxies};
 use super::cors::CorsPolicy;
 use super::headers::SecurityHeaders;
 use super::rate_limit::{AuthRateLimiter, LIMITED_PATHS};
@@ -228,14 +228,12 @@ async fn pre_checks(req: &mut Request, ctx: &HttpContext) -> Result<Option<Respo
     if ctx.routes.template(path).is_some() {
         utf8::check_query(req.uri().query().unwrap_or(""))?;
     }
-    rate_limit(req, ctx).await.map(|()| None)
+    client_and_rate_limit(req, ctx).await.map(|()| None)
 }
 
-/// The auth rate limit, for the limited operations.
-async fn rate_limit(req: &Request, ctx: &HttpContext) -> Result<(), ApiError> {
-    if req.method() != Method::POST || !LIMITED_PATHS.contains(&req.uri().path()) {
-        return Ok(());
-    }
+/// Puts the client address into the request's extensions ([`ClientIp`]), then applies
+/// the auth rate limit to the limited operations.
+async fn client_and_rate_limit(req: &mut Request, ctx: &HttpContext) -> Result<(), ApiError> {
     let Some(peer) = req.remote_addr().as_socket_addr().map(|a| a.ip()) else {
         return Ok(());
     };
@@ -246,6 +244,10 @@ async fn rate_limit(req: &Request, ctx: &HttpContext) -> Result<(), ApiError> {
         .filter_map(|v| v.to_str().ok())
         .collect();
     let client = ctx.trusted_proxies.client(peer, &forwarded);
+    req.extensions_mut().insert(ClientIp(client));
+    if req.method() != Method::POST || !LIMITED_PATHS.contains(&req.uri().path()) {
+        return Ok(());
+    }
     ctx.limiter.check(client).await
 }
 

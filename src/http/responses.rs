@@ -20,6 +20,8 @@ pub const PAYLOAD_TOO_LARGE: u32 = 1 << 5;
 pub const UNSUPPORTED_MEDIA_TYPE: u32 = 1 << 6;
 pub const UNPROCESSABLE: u32 = 1 << 7;
 pub const TOO_MANY_REQUESTS: u32 = 1 << 8;
+/// Login refused until the email address is verified (never with [`FORBIDDEN`]).
+pub const NOT_VERIFIED: u32 = 1 << 9;
 /// What every operation that reads a JSON or form body can return.
 pub const BODY: u32 = PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE | UNPROCESSABLE;
 /// What every bearer-authenticated operation can return.
@@ -35,6 +37,11 @@ const TABLE: &[(u32, u16, &str)] = &[
         FORBIDDEN,
         403,
         "The resource belongs to another user (AUTHZ_001)",
+    ),
+    (
+        NOT_VERIFIED,
+        403,
+        "Email address not verified while verification is required (AUTHZ_002)",
     ),
     (NOT_FOUND, 404, "No such resource (RESOURCE_*)"),
     (

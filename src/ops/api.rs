@@ -30,6 +30,10 @@ pub struct HealthChecks {
     pub database: bool,
     /// The revocation store (kept in the database) is reachable.
     pub token_revocation: bool,
+    /// Mail is being delivered: a transport is configured and the last delivery attempt
+    /// reached it (true when the mail flows are off). Informational: a slow or
+    /// unreachable SMTP server never makes the service unready (mail waits in the outbox).
+    pub mail: bool,
 }
 
 /// Readiness report.
@@ -70,6 +74,7 @@ impl OpsApi {
     /// Readiness
     ///
     /// 200 when the database answers within 2 s, else 503 naming the failing check.
+    /// `checks.mail` only informs: mail waits in the outbox while SMTP is away.
     #[oai(path = "/health", method = "get", operation_id = "get_health")]
     async fn health(&self) -> HealthResponse {
         // The ping goes through the store's circuit breaker: while it is open this
@@ -95,6 +100,7 @@ impl OpsApi {
             checks: HealthChecks {
                 database,
                 token_revocation: database,
+                mail: self.state.mail_health.ok(),
             },
             version: env!("CARGO_PKG_VERSION").to_owned(),
             timestamp: Utc::now().into(),

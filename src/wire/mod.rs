@@ -2,12 +2,14 @@
 //! timestamps and the schema-carrying request strings. A leaf: it imports nothing
 //! else of the crate.
 
+pub mod account;
 pub mod params;
 pub mod strings;
 pub mod timestamp;
 
 use poem_openapi::Tags;
 
+pub use account::{OneTimeTokenString, UserAgent, MAX_ONE_TIME_TOKEN, MAX_USER_AGENT};
 pub use params::{Limit, Skip, TagNames, MAX_LIMIT};
 pub use strings::*;
 pub use timestamp::Timestamp;

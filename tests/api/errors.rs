@@ -517,7 +517,7 @@ both_backends! {
         let cases = [
             (reqwest::Method::GET, "/api/v1/auth/login", "POST"),
             (reqwest::Method::PUT, "/api/v1/auth/register", "POST"),
-            (reqwest::Method::DELETE, "/api/v1/auth/me", "GET"),
+            (reqwest::Method::PUT, "/api/v1/auth/me", "DELETE"),
             (reqwest::Method::POST, "/api/v1/auth/me", "GET"),
             (reqwest::Method::POST, "/health/live", "GET"),
         ];

@@ -19,10 +19,12 @@
 mod helpers;
 
 mod abuse;
+mod account;
 mod auth;
 mod contract;
 mod cors;
 mod errors;
+mod mail;
 mod migrations;
 mod operations;
 mod properties;
@@ -32,6 +34,7 @@ mod scaleout;
 mod sdk;
 mod sdk_helpers;
 mod security;
+mod sessions;
 mod slow_clients;
 mod startup;
 mod tags;

@@ -57,6 +57,8 @@ both_backends! {
             "tags",
             "todo_tags",
             "rate_limits",
+            "one_time_tokens",
+            "outbox",
         ] {
             assert!(
                 !table_missing(&pool, table).await,
@@ -67,8 +69,8 @@ both_backends! {
         pool.migrate_up().await.unwrap();
         assert_eq!(pool.applied_versions().await.unwrap(), versions);
 
-        // Down to version 2: everything newer (the rate-limit buckets among it) goes,
-        // the rest stays.
+        // Down to 0002: the session details, the credentials version, the session-cache
+        // triggers and the rate-limit buckets go, the rest stays.
         pool.migrate_down(versions.len() - 2).await.unwrap();
         assert_eq!(pool.applied_versions().await.unwrap(), [1, 2]);
         assert!(table_missing(&pool, "rate_limits").await);
@@ -93,10 +95,12 @@ both_backends! {
             "tags",
             "todo_tags",
             "rate_limits",
+            "one_time_tokens",
+            "outbox",
         ] {
             assert!(
                 table_missing(&pool, table).await,
-                "{table} is gone after migrate down 4"
+                "{table} is gone after migrating all the way down"
             );
         }
         // Down with nothing applied is harmless.
@@ -171,13 +175,32 @@ fn production_config_requires_a_long_jwt_secret() {
     let ok = config_with(&[
         ("APP_ENV", "production"),
         ("JWT_SECRET_KEY", TEST_JWT_SECRET),
+        ("SMTP_URL", "smtp://user:mail-secret@mail.example:587"),
+        ("APP_URL", "https://todo.example"),
     ])
-    .expect("a long secret");
+    .expect("a long secret, and SMTP for the mail flows");
     assert_eq!(ok.jwt_secret.expose(), TEST_JWT_SECRET.as_bytes());
     assert!(
         !format!("{ok:?}").contains(TEST_JWT_SECRET),
         "Debug redacts the secret"
     );
+    assert!(
+        !format!("{ok:?}").contains("mail-secret"),
+        "Debug redacts the SMTP password"
+    );
+    // Production sends mail over SMTP, unless the mail flows are off.
+    let no_smtp = config_with(&[
+        ("APP_ENV", "production"),
+        ("JWT_SECRET_KEY", TEST_JWT_SECRET),
+    ])
+    .expect_err("no SMTP_URL in production");
+    assert!(no_smtp.contains("SMTP_URL is not set"), "{no_smtp}");
+    config_with(&[
+        ("APP_ENV", "production"),
+        ("JWT_SECRET_KEY", TEST_JWT_SECRET),
+        ("MAIL_ENABLED", "false"),
+    ])
+    .expect("mail flows off");
     // Development tolerates a missing secret.
     config_with(&[("APP_ENV", "development")]).expect("development without a secret");
 }

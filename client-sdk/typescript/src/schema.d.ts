@@ -35,7 +35,8 @@ export interface paths {
         put?: never;
         /**
          * Log in with email and password
-         * @description Unknown emails and wrong passwords get the same answer (AUTH_001). Rate limited per client IP.
+         * @description Unknown emails and wrong passwords get the same answer (AUTH_001). Rate limited per
+         *     client IP. With `REQUIRE_VERIFIED_EMAIL=true`, an unverified address is AUTHZ_002.
          */
         post: operations["login"];
         delete?: never;
@@ -97,8 +98,10 @@ export interface paths {
         put?: never;
         /**
          * Log out
-         * @description Revokes the presented access token and its session's refresh token. Other
-         *     sessions stay valid. An invalid `refresh_token` in the body is ignored.
+         * @description `scope` `current` (the default) revokes the presented access token and its
+         *     session's refresh token; other sessions stay valid, and an invalid
+         *     `refresh_token` in the body is ignored. `others` ends every other session of the
+         *     user, `all` every session, the caller's included.
          */
         post: operations["logout"];
         delete?: never;
@@ -138,6 +141,144 @@ export interface paths {
         get: operations["get_me"];
         put?: never;
         post?: never;
+        /**
+         * Delete the account
+         * @description Needs the account's password (VALIDATION_007 when wrong; limited like
+         *     change-password, then 429). Removes the user with its todos, tags, sessions and
+         *     one-time tokens in one transaction; every token of the user is AUTH_007 from then
+         *     on, on every instance.
+         */
+        delete: operations["delete_me"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's sessions
+         * @description Live sessions (not ended, refresh token not expired), one per login, most
+         *     recently used first; `current` marks the one of the presented token.
+         */
+        get: operations["list_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End a session
+         * @description Its refresh token and every access token of it are refused from now on
+         *     (AUTH_004), on every instance. The caller's own session may be ended too.
+         *     Unknown, ended and other users' sessions are RESOURCE_004.
+         */
+        delete: operations["delete_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password-reset link
+         * @description Always the same 202 for a well-formed address, whether or not an account exists:
+         *     the link goes out by mail (`{APP_URL}/reset-password?token=…`, valid 30 minutes
+         *     by default, once). Rate limited per client IP (the auth bucket) and per address
+         *     (3 mails an hour; beyond that still 202, and nothing is sent).
+         */
+        post: operations["request_password_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with a reset link's token
+         * @description The password follows the registration rules (VALIDATION_002). Every session of
+         *     the account ends (log in again) and the token is used up; an unknown, expired or
+         *     used token is AUTH_008.
+         */
+        post: operations["confirm_password_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify the email address with a verification link's token
+         * @description The token comes from the mail sent at registration (or by
+         *     `resend_verification`): `{APP_URL}/verify-email?token=…`, valid 24 hours by
+         *     default, once. An unknown, expired or used token is AUTH_008.
+         */
+        post: operations["verify_email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/verify-email/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send the verification link again
+         * @description Nothing is sent when the address is verified already. At most 3 mails an hour
+         *     (then 429).
+         */
+        post: operations["resend_verification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -269,6 +410,7 @@ export interface paths {
         /**
          * Readiness
          * @description 200 when the database answers within 2 s, else 503 naming the failing check.
+         *     `checks.mail` only informs: mail waits in the outbox while SMTP is away.
          */
         get: operations["get_health"];
         put?: never;
@@ -317,6 +459,14 @@ export interface components {
             new_password: string;
         };
         /**
+         * DeleteAccountRequest
+         * @description The account's password, confirming its deletion.
+         */
+        DeleteAccountRequest: {
+            /** Format: password */
+            password: string;
+        };
+        /**
          * ErrorBody
          * @description The body of every 4xx and 5xx response.
          * @example {
@@ -346,7 +496,7 @@ export interface components {
          * @description Every error code of the contract (`shared/API.md`), each with one HTTP status.
          * @enum {string}
          */
-        ErrorCode: "AUTH_001" | "AUTH_002" | "AUTH_003" | "AUTH_004" | "AUTH_005" | "AUTH_006" | "AUTH_007" | "AUTHZ_001" | "VALIDATION_001" | "VALIDATION_002" | "VALIDATION_003" | "VALIDATION_004" | "VALIDATION_005" | "VALIDATION_006" | "VALIDATION_007" | "VALIDATION_008" | "VALIDATION_009" | "RESOURCE_001" | "RESOURCE_002" | "RESOURCE_003" | "CONFLICT_001" | "PRECONDITION_001" | "RATE_LIMIT_001" | "REQUEST_001" | "REQUEST_002" | "REQUEST_003" | "SERVER_001" | "SERVER_002";
+        ErrorCode: "AUTH_001" | "AUTH_002" | "AUTH_003" | "AUTH_004" | "AUTH_005" | "AUTH_006" | "AUTH_007" | "AUTH_008" | "AUTHZ_001" | "AUTHZ_002" | "VALIDATION_001" | "VALIDATION_002" | "VALIDATION_003" | "VALIDATION_004" | "VALIDATION_005" | "VALIDATION_006" | "VALIDATION_007" | "VALIDATION_008" | "VALIDATION_009" | "RESOURCE_001" | "RESOURCE_002" | "RESOURCE_003" | "RESOURCE_004" | "CONFLICT_001" | "PRECONDITION_001" | "RATE_LIMIT_001" | "REQUEST_001" | "REQUEST_002" | "REQUEST_003" | "SERVER_001" | "SERVER_002";
         /**
          * ErrorDetails
          * @description Machine-readable context of an error; empty for most codes.
@@ -376,6 +526,12 @@ export interface components {
             database: boolean;
             /** @description The revocation store (kept in the database) is reachable. */
             token_revocation: boolean;
+            /**
+             * @description Mail is being delivered: a transport is configured and the last delivery attempt
+             *     reached it (true when the mail flows are off). Informational: a slow or
+             *     unreachable SMTP server never makes the service unready (mail waits in the outbox).
+             */
+            mail: boolean;
         };
         /**
          * @description `healthy` or `unhealthy`.
@@ -406,12 +562,19 @@ export interface components {
         };
         /**
          * LogoutRequest
-         * @description Optional refresh token to revoke along with the current session.
+         * @description What to log out: the current session by default.
          */
         LogoutRequest: {
             /** @description When given and valid for the same user, its session is revoked too. */
             refresh_token?: string;
+            /** @description `current` (default), `others` or `all`. */
+            scope?: components["schemas"]["LogoutScope"] & unknown;
         };
+        /**
+         * @description Which sessions a logout ends.
+         * @enum {string}
+         */
+        LogoutScope: "current" | "others" | "all";
         /**
          * Message
          * @description A confirmation message.
@@ -426,6 +589,27 @@ export interface components {
         NewTag: {
             name: string;
             color?: string | null;
+        };
+        /**
+         * PasswordResetConfirm
+         * @description A new password, with the token of a reset link.
+         */
+        PasswordResetConfirm: {
+            /** @description The `token` of the link (`{APP_URL}/reset-password?token=…`). */
+            token: string;
+            /**
+             * Format: password
+             * @description Same policy as registration.
+             */
+            new_password: string;
+        };
+        /**
+         * PasswordResetRequest
+         * @description An address to send a password-reset link to.
+         */
+        PasswordResetRequest: {
+            /** Format: email */
+            email: string;
         };
         /**
          * @description How urgent a todo is; sorts low < medium < high.
@@ -457,6 +641,49 @@ export interface components {
              */
             password: string;
             name?: string;
+        };
+        /**
+         * Session
+         * @description A live login session of the caller: one login and all its refresh rotations.
+         */
+        Session: {
+            /**
+             * Format: uuid
+             * @description The session id (the `sid` claim of its tokens).
+             */
+            id: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description The login or the latest refresh.
+             */
+            last_used_at: string;
+            /**
+             * Format: date-time
+             * @description When its refresh token expires.
+             */
+            expires_at: string;
+            /** @description The `User-Agent` of the login (at most 255 characters). */
+            user_agent?: string | null;
+            /** @description The client address of the login. */
+            ip?: string | null;
+            /** @description Whether the presented access token belongs to this session. */
+            current: boolean;
+        };
+        /**
+         * SessionPage
+         * @description One page of the caller's live sessions, most recently used first.
+         */
+        SessionPage: {
+            items: components["schemas"]["Session"][];
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            skip: number;
+            /** Format: int64 */
+            limit: number;
+            has_more: boolean;
         };
         /**
          * @description Field a todo list is sorted by.
@@ -643,6 +870,18 @@ export interface components {
             updated_at: string;
             /** Format: date-time */
             last_login_at?: string | null;
+            /**
+             * @description Whether the address was verified (a verification link followed, or a password
+             *     reset through it); false for new accounts.
+             */
+            email_verified: boolean;
+        };
+        /**
+         * VerifyEmailRequest
+         * @description The token of a verification link (`{APP_URL}/verify-email?token=…`).
+         */
+        VerifyEmailRequest: {
+            token: string;
         };
     };
     responses: never;
@@ -775,6 +1014,15 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Email address not verified while verification is required (AUTHZ_002) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
@@ -858,6 +1106,15 @@ export interface operations {
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Email address not verified while verification is required (AUTHZ_002) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1204,6 +1461,524 @@ export interface operations {
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected internal error (SERVER_002) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Temporarily unavailable (SERVER_001); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["DeleteAccountRequest"];
+            };
+        };
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body larger than 1 MiB (REQUEST_001) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Content-Type (REQUEST_002) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (VALIDATION_*); details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited (RATE_LIMIT_001); see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected internal error (SERVER_002) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Temporarily unavailable (SERVER_001); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_sessions: {
+        parameters: {
+            query?: {
+                /** @description Items to skip. */
+                skip?: number;
+                /** @description Page size (1..=100, default 20). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["SessionPage"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (VALIDATION_*); details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected internal error (SERVER_002) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Temporarily unavailable (SERVER_001); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (RESOURCE_*) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (VALIDATION_*); details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected internal error (SERVER_002) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Temporarily unavailable (SERVER_001); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    request_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted: a message goes out if there is anything to send. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Message"];
+                };
+            };
+            /** @description Body larger than 1 MiB (REQUEST_001) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Content-Type (REQUEST_002) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (VALIDATION_*); details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited (RATE_LIMIT_001); see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected internal error (SERVER_002) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Temporarily unavailable (SERVER_001); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    confirm_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["PasswordResetConfirm"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body larger than 1 MiB (REQUEST_001) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Content-Type (REQUEST_002) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (VALIDATION_*); details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected internal error (SERVER_002) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Temporarily unavailable (SERVER_001); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    verify_email: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["VerifyEmailRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["User"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body larger than 1 MiB (REQUEST_001) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Content-Type (REQUEST_002) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (VALIDATION_*); details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected internal error (SERVER_002) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Temporarily unavailable (SERVER_001); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resend_verification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: a message goes out if there is anything to send. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited (RATE_LIMIT_001); see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -213,6 +213,9 @@ test("health endpoints", async () => {
   const anonymous = createTodoClient(BASE_URL);
   const health = unwrap(await anonymous.GET("/health"));
   assert.equal(health.status, "healthy");
-  assert.deepEqual(health.checks, { database: true, token_revocation: true });
+  // `mail` depends on the server's mail transport; it never makes the server unready.
+  const { mail, ...ready } = health.checks;
+  assert.deepEqual(ready, { database: true, token_revocation: true });
+  assert.equal(typeof mail, "boolean");
   assert.equal(unwrap(await anonymous.GET("/health/live")).status, "alive");
 });

@@ -22,6 +22,7 @@ pub const LIMITED_PATHS: &[&str] = &[
     "/api/v1/auth/login",
     "/api/v1/auth/token",
     "/api/v1/auth/refresh",
+    "/api/v1/auth/password-reset",
 ];
 
 /// The auth rate limit: `per_minute` requests per client IP, refilled evenly.

@@ -12,7 +12,9 @@ pub const CATALOG: &[(&str, u16)] = &[
     ("AUTH_005", 401),
     ("AUTH_006", 401),
     ("AUTH_007", 401),
+    ("AUTH_008", 401),
     ("AUTHZ_001", 403),
+    ("AUTHZ_002", 403),
     ("VALIDATION_001", 422),
     ("VALIDATION_002", 422),
     ("VALIDATION_003", 409),
@@ -25,6 +27,7 @@ pub const CATALOG: &[(&str, u16)] = &[
     ("RESOURCE_001", 404),
     ("RESOURCE_002", 404),
     ("RESOURCE_003", 404),
+    ("RESOURCE_004", 404),
     ("CONFLICT_001", 409),
     ("PRECONDITION_001", 412),
     ("RATE_LIMIT_001", 429),
@@ -46,6 +49,10 @@ pub const BEARER_OPS: &[&str] = &[
     "logout",
     "change_password",
     "get_me",
+    "delete_me",
+    "list_sessions",
+    "delete_session",
+    "resend_verification",
     "list_todos",
     "create_todo",
     "get_todo",
@@ -94,6 +101,13 @@ fn success_pairs() -> Vec<Pair> {
         ("logout", 200),
         ("change_password", 200),
         ("get_me", 200),
+        ("delete_me", 204),
+        ("list_sessions", 200),
+        ("delete_session", 204),
+        ("request_password_reset", 202),
+        ("confirm_password_reset", 200),
+        ("verify_email", 200),
+        ("resend_verification", 202),
         ("list_todos", 200),
         ("create_todo", 201),
         ("get_todo", 200),
@@ -194,7 +208,32 @@ fn auth_pairs() -> Vec<Pair> {
     for op in ["register", "login", "issue_token", "refresh_token"] {
         t.push((op, 429, "RATE_LIMIT_001"));
     }
+    t.extend(account_pairs());
     t
+}
+
+/// Sessions, logout scopes, account deletion, the mail operations.
+fn account_pairs() -> Vec<Pair> {
+    vec![
+        ("logout", 422, "VALIDATION_006"),
+        ("list_sessions", 422, "VALIDATION_009"),
+        ("delete_session", 404, "RESOURCE_004"),
+        ("delete_session", 422, "VALIDATION_009"),
+        ("delete_me", 422, "VALIDATION_004"),
+        ("delete_me", 422, "VALIDATION_007"),
+        ("login", 403, "AUTHZ_002"),
+        ("issue_token", 403, "AUTHZ_002"),
+        ("request_password_reset", 422, "VALIDATION_001"),
+        ("request_password_reset", 422, "VALIDATION_004"),
+        ("request_password_reset", 429, "RATE_LIMIT_001"),
+        ("confirm_password_reset", 401, "AUTH_008"),
+        ("confirm_password_reset", 422, "VALIDATION_002"),
+        ("confirm_password_reset", 422, "VALIDATION_004"),
+        ("confirm_password_reset", 422, "VALIDATION_005"),
+        ("verify_email", 401, "AUTH_008"),
+        ("verify_email", 422, "VALIDATION_004"),
+        ("verify_email", 422, "VALIDATION_005"),
+    ]
 }
 
 /// Body framing: every operation with a body refuses other media types and more than 1 MiB.
@@ -211,6 +250,10 @@ fn framing_pairs() -> Vec<Pair> {
         "refresh_token",
         "logout",
         "change_password",
+        "delete_me",
+        "request_password_reset",
+        "confirm_password_reset",
+        "verify_email",
     ]
     .iter()
     .flat_map(|op| [(*op, 415, "REQUEST_002"), (*op, 413, "REQUEST_001")])

@@ -104,7 +104,7 @@ fn print_summary(
     let total: u32 = ledger.seen.values().map(|n| n.iter().sum::<u32>()).sum();
     eprintln!(
         "contract [{name}]: {} operations (+2 pseudo-operations), {} fuzz cases each; \
-         {total} requests (sweep {}, fuzz {}, rate-limited server {}) in {:.1} s",
+         {total} requests (sweep {}, fuzz {}, rate-limited and verification-required servers {}) in {:.1} s",
         spec.operation_ids().len(),
         totals.cases,
         totals.sweep,

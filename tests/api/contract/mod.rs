@@ -154,7 +154,12 @@ fn fuzz(rt: &tokio::runtime::Runtime, world: &World, defs: &[OpDef], spec: &Spec
 fn limited_defs() -> Vec<OpDef> {
     op_defs()
         .into_iter()
-        .filter(|d| matches!(d.op, "register" | "login" | "issue_token" | "refresh_token"))
+        .filter(|d| {
+            matches!(
+                d.op,
+                "register" | "login" | "issue_token" | "refresh_token" | "request_password_reset"
+            )
+        })
         .map(|mut d| {
             // A rotated refresh token needs unlimited logins to make.
             d.body.retain(|c| !c.label.contains("reused"));
@@ -233,6 +238,23 @@ async fn limited_sweep(
     }
 }
 
+/// With `REQUIRE_VERIFIED_EMAIL=true`, login and token refuse an unverified account
+/// (403 AUTHZ_002). Returns the number of requests sent.
+fn verification_phase(
+    rt: &tokio::runtime::Runtime,
+    backend: Backend,
+    spec: &Spec,
+    ledger: &RefCell<Ledger>,
+    violations: &RefCell<Vec<Violation>>,
+) -> u64 {
+    let vars = [("REQUIRE_VERIFIED_EMAIL", "true")];
+    let app = rt.block_on(TestApp::spawn_with(backend, &vars));
+    let w = World::bare(&app, spec, ledger, violations, false);
+    w.phase.set(Phase::Sweep);
+    rt.block_on(w.unverified_logins());
+    w.requests.get()
+}
+
 fn run(backend: Backend) {
     let started = std::time::Instant::now();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -257,7 +279,8 @@ fn run(backend: Backend) {
     drop(world);
     drop(app);
 
-    let limited = rate_limit_phase(&rt, backend, &spec, &ledger, &violations);
+    let limited = rate_limit_phase(&rt, backend, &spec, &ledger, &violations)
+        + verification_phase(&rt, backend, &spec, &ledger, &violations);
     let totals = Totals {
         sweep: sweep_requests,
         fuzz: fuzz_requests,

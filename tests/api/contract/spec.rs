@@ -209,7 +209,7 @@ fn contract_schema_validators() {
     let ok = json!({
         "id": "0196f3a0-1c2d-7e3f-8a4b-5c6d7e8f9a0b", "email": "ada@example.com", "name": null,
         "created_at": "2026-01-12T20:30:00Z", "updated_at": "2026-01-12T20:30:00Z",
-        "last_login_at": null
+        "last_login_at": null, "email_verified": false
     });
     assert!(user.is_valid(&ok));
     assert!(!user.is_valid(&with(ok.clone(), "password_hash", json!("$argon2id$…"))));

@@ -80,3 +80,12 @@ pub fn hand_built_token(header: &Value, payload: &Value, signature: &str) -> Str
         signature
     )
 }
+
+/// The session id (`sid` claim) of a token signed with the test secret.
+pub fn session_id(token: &str) -> Uuid {
+    let sid = claims(token)["sid"]
+        .as_str()
+        .expect("a sid claim")
+        .to_owned();
+    Uuid::parse_str(&sid).expect("the sid is a UUID")
+}

@@ -121,7 +121,7 @@ both_backends! {
     }
 
     async fn hsts_in_production(backend: Backend) {
-        let app = TestApp::spawn_with(backend, &[("APP_ENV", "production")]).await;
+        let app = TestApp::spawn_with(backend, &[("APP_ENV", "production"), ("MAIL_ENABLED", "false")]).await;
         for (what, method, path, body, status) in variety(&unique_email()) {
             let resp = send(&app, method, &path, body).await;
             assert_eq!(resp.status().as_u16(), status, "{what}");
@@ -134,7 +134,11 @@ both_backends! {
     /// Production behind a trusted proxy: what the proxy received over plain HTTP is
     /// redirected to https (308 keeps the method and body), before anything is done.
     async fn plain_http_behind_a_trusted_proxy_is_redirected(backend: Backend) {
-        let vars = [("APP_ENV", "production"), ("TRUSTED_PROXIES", "127.0.0.1")];
+        let vars = [
+            ("APP_ENV", "production"),
+            ("MAIL_ENABLED", "false"),
+            ("TRUSTED_PROXIES", "127.0.0.1"),
+        ];
         let app = TestApp::spawn_with(backend, &vars).await;
         let creds = json!({"email": unique_email(), "password": STRONG_PASSWORD});
         let forwarded = |proto: &str, method: Method, path: &str| {
@@ -176,7 +180,7 @@ both_backends! {
     /// The header is believed only from a trusted proxy, and only production redirects.
     async fn forwarded_proto_is_ignored_unless_trusted_and_in_production(backend: Backend) {
         let setups: [&[(&str, &str)]; 2] = [
-            &[("APP_ENV", "production"), ("TRUSTED_PROXIES", "10.0.0.0/8")],
+            &[("APP_ENV", "production"), ("MAIL_ENABLED", "false"), ("TRUSTED_PROXIES", "10.0.0.0/8")],
             &[("APP_ENV", "development"), ("TRUSTED_PROXIES", "127.0.0.1")],
         ];
         for vars in setups {

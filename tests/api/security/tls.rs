@@ -42,7 +42,12 @@ fn https_client() -> reqwest::Client {
 both_backends! {
     async fn tls_is_served_with_the_configured_certificate(backend: Backend) {
         let (cert, key) = (fixture("cert.pem"), fixture("key.pem"));
-        let vars = [("TLS_CERT_FILE", cert.as_str()), ("TLS_KEY_FILE", key.as_str()), ("APP_ENV", "production")];
+        let vars = [
+            ("TLS_CERT_FILE", cert.as_str()),
+            ("TLS_KEY_FILE", key.as_str()),
+            ("APP_ENV", "production"),
+            ("MAIL_ENABLED", "false"),
+        ];
         let app = TestApp::spawn_with(backend, &vars).await;
         let client = https_client();
         let base = format!("https://127.0.0.1:{}", app.port);

@@ -2,6 +2,7 @@
 //! `If-Match`, and one definition per operation of the spec.
 
 mod auth;
+mod mail;
 mod session;
 mod tags;
 mod todos;
@@ -156,6 +157,17 @@ fn id_classes(not_found: &'static str) -> Vec<Class<IdKind>> {
     ]
 }
 
+/// Session ids: another user's session is not found (session ids are not shared).
+fn session_id_classes() -> Vec<Class<IdKind>> {
+    let mut classes = id_classes("RESOURCE_004");
+    for c in &mut classes {
+        if c.label == "another user's id" {
+            c.expect = err(404, "RESOURCE_004");
+        }
+    }
+    classes
+}
+
 fn if_match_classes() -> Vec<Class<IfMatch>> {
     vec![
         class("no If-Match", Expect::Valid, Just(IfMatch::Absent)),
@@ -221,6 +233,19 @@ fn auth_defs() -> Vec<OpDef> {
         bearer_body("logout", session::logout_classes()),
         bearer_body("change_password", session::change_password_classes()),
         bearer("get_me"),
+        bearer_body("delete_me", session::delete_me_classes()),
+        OpDef {
+            query: tags::page_classes(),
+            ..bearer("list_sessions")
+        },
+        OpDef {
+            ids: session_id_classes(),
+            ..bearer("delete_session")
+        },
+        with_body("request_password_reset", mail::reset_request_classes()),
+        with_body("confirm_password_reset", mail::reset_confirm_classes()),
+        with_body("verify_email", mail::verify_classes()),
+        bearer("resend_verification"),
     ]
 }
 

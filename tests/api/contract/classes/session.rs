@@ -1,4 +1,4 @@
-//! Bodies of the session operations: refresh, logout, password change.
+//! Bodies of the session operations: refresh, logout, password change, account deletion.
 
 use proptest::prelude::*;
 use serde_json::json;
@@ -105,6 +105,17 @@ pub fn logout_classes() -> Vec<Class<Body>> {
             Expect::Unknown,
             Just(Body::Json(json!({"refresh_token": 5}))),
         ),
+        class(
+            "scope current, others or all",
+            Expect::Valid,
+            prop::sample::select(vec!["current", "others", "all"])
+                .prop_map(|s| Body::Json(json!({ "scope": s }))),
+        ),
+        class(
+            "unknown scope",
+            field_err(422, "VALIDATION_006", "scope"),
+            not_in(&["current", "others", "all"]).prop_map(|s| Body::Json(json!({ "scope": s }))),
+        ),
     ];
     classes.extend(framing_classes(Just(json!({})).boxed()));
     classes
@@ -157,5 +168,39 @@ pub fn change_password_classes() -> Vec<Class<Body>> {
         ),
     ];
     classes.extend(framing_classes(v()));
+    classes
+}
+
+pub fn delete_me_classes() -> Vec<Class<Body>> {
+    let valid = Just(json!({"password": "@@password@@"})).boxed();
+    let mut classes = vec![
+        class(
+            "the account's password",
+            Expect::Valid,
+            json_body(valid.clone()),
+        ),
+        class(
+            "wrong password",
+            field_err(422, "VALIDATION_007", "password"),
+            strong_password().prop_map(|p| Body::Json(json!({ "password": format!("{p}x") }))),
+        ),
+        class(
+            "password missing",
+            field_err(422, "VALIDATION_004", "password"),
+            Just(Body::Json(json!({}))),
+        ),
+        class(
+            "password not a string",
+            field_err(422, "VALIDATION_004", "password"),
+            prop_oneof![Just(json!(12345678)), Just(json!(null)), Just(json!(["x"]))]
+                .prop_map(|p| Body::Json(json!({ "password": p }))),
+        ),
+        class(
+            "password over 1024 characters",
+            field_err(422, "VALIDATION_*", "password"),
+            chars(1025..=1100).prop_map(|p| Body::Json(json!({ "password": p }))),
+        ),
+    ];
+    classes.extend(framing_classes(valid));
     classes
 }

@@ -8,6 +8,7 @@
 
 mod execute;
 mod resolve;
+mod tokens;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,6 +61,11 @@ pub struct World<'a> {
     a_tag: (String, String),
     b_todo: String,
     b_tag: String,
+    /// A session of user `b`.
+    b_session: String,
+    /// The user whose sessions `delete_session` ends (logins of `a` are also fuzzed
+    /// with wrong passwords, which the per-account login limit counts).
+    sessions_user: Principal,
 }
 
 impl<'a> World<'a> {
@@ -89,11 +95,13 @@ impl<'a> World<'a> {
             a: p.clone(),
             chain: RefCell::new(p.clone()),
             revoked: p.clone(),
-            deleted: p,
+            deleted: p.clone(),
             a_todo: Uuid::new_v4().to_string(),
             a_tag: (Uuid::new_v4().to_string(), "none".into()),
             b_todo: Uuid::new_v4().to_string(),
             b_tag: Uuid::new_v4().to_string(),
+            b_session: Uuid::new_v4().to_string(),
+            sessions_user: p.clone(),
         }
     }
 
@@ -122,6 +130,8 @@ impl<'a> World<'a> {
         w.a_tag = w.create_tag(&w.a.access).await;
         w.b_todo = w.create_todo(&b.access).await;
         w.b_tag = w.create_tag(&b.access).await.0;
+        w.b_session = session_id(&b.access).to_string();
+        w.sessions_user = w.fresh_user().await;
         w
     }
 
@@ -210,10 +220,21 @@ impl<'a> World<'a> {
 
     /// Whose tokens an operation uses: fresh sessions or users where success revokes.
     async fn principal(&self, op: &str) -> Principal {
+        if self.limited {
+            // The rate-limited server: forged principals only (no logins to spare).
+            return self.a.clone();
+        }
         match op {
-            "logout" => self.session(&self.a).await,
-            "change_password" => self.fresh_user().await,
+            // `others` and `all` would end every session of `a`; failed logins count
+            // against the account (10, then one a minute), and `a` logs in often.
+            "logout"
+            | "change_password"
+            | "login"
+            | "issue_token"
+            | "delete_me"
+            | "resend_verification" => self.fresh_user().await,
             "refresh_token" => self.chain.borrow().clone(),
+            "delete_session" => self.sessions_user.clone(),
             _ => self.a.clone(),
         }
     }

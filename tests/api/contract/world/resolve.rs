@@ -101,6 +101,21 @@ impl World<'_> {
         if all.contains("@@reused_refresh@@") {
             vars.push(("@@reused_refresh@@".into(), self.reused_refresh().await));
         }
+        if all.contains("@@reset_token@@") {
+            vars.push(("@@reset_token@@".into(), self.reset_token().await));
+        }
+        if all.contains("@@used_reset_token@@") {
+            vars.push(("@@used_reset_token@@".into(), self.used_reset_token().await));
+        }
+        if all.contains("@@verify_token@@") {
+            vars.push(("@@verify_token@@".into(), self.verify_token().await));
+        }
+        if all.contains("@@used_verify_token@@") {
+            vars.push((
+                "@@used_verify_token@@".into(),
+                self.used_verify_token().await,
+            ));
+        }
         vars
     }
 
@@ -161,11 +176,30 @@ impl World<'_> {
                 _ => self.a_tag.0.clone(),
             }
         };
+        if op == "delete_session" {
+            return self.resolve_session_id(kind).await;
+        }
         match kind {
             IdKind::Own => (own().await, true),
             IdKind::OwnUpperCase => (own().await.to_uppercase(), true),
             IdKind::Other if todo => (self.b_todo.clone(), false),
             IdKind::Other => (self.b_tag.clone(), false),
+            IdKind::Unknown(n) => (Uuid::from_u128(*n).to_string(), false),
+            IdKind::Malformed(s) => (s.clone(), false),
+        }
+    }
+
+    /// A session id: a fresh session of the caller (ending it leaves the caller's token
+    /// alone), or `b`'s.
+    async fn resolve_session_id(&self, kind: &IdKind) -> (String, bool) {
+        let own = || async {
+            let fresh = self.session(&self.sessions_user).await;
+            session_id(&fresh.access).to_string()
+        };
+        match kind {
+            IdKind::Own => (own().await, true),
+            IdKind::OwnUpperCase => (own().await.to_uppercase(), true),
+            IdKind::Other => (self.b_session.clone(), false),
             IdKind::Unknown(n) => (Uuid::from_u128(*n).to_string(), false),
             IdKind::Malformed(s) => (s.clone(), false),
         }
