@@ -272,6 +272,9 @@ pub const TEST_ENV: &[(&str, &str)] = &[
     ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
     // Off like the per-address limit; the abuse tests switch it on.
     ("LOGIN_FAILURES_PER_ACCOUNT", "0"),
+    // A loaded CI machine can take over the default 2 s to open a fresh database; the
+    // start-up tests that are about this wait set their own environment.
+    ("DB_CONNECT_WAIT_MS", "30000"),
 ];
 
 /// The environment of an in-process test server (before per-test overrides).
