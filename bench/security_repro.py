@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -51,6 +52,8 @@ class Server:
             if '"listening"' in line:
                 event = json.loads(line)
                 self.port = event.get("fields", event)["port"]
+                # Keep reading its log, or a full pipe would stall the server.
+                threading.Thread(target=self.proc.stdout.read, daemon=True).start()
                 return
         raise RuntimeError("the server did not start")
 
