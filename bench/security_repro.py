@@ -32,15 +32,19 @@ RESULTS: list[tuple[str, str, bool]] = []
 class Server:
     """One `todo-api serve` child over a fresh database; its port is read from its log."""
 
-    def __init__(self, binary: str, backend: str, env: dict[str, str] | None = None):
+    def __init__(self, binary: str, backend: str, env: dict[str, str] | None = None,
+                 url: str | None = None):
         self.dir = tempfile.mkdtemp(prefix="repro-")
-        if backend == "sqlite":
+        self.own_db = url is None
+        if url:
+            pass
+        elif backend == "sqlite":
             url = f"sqlite://{self.dir}/todo.db?mode=rwc"
         else:
             self.db = "repro_" + uuid.uuid4().hex[:12]
             subprocess.run(["psql", PG + "/postgres", "-qc", f"CREATE DATABASE {self.db}"], check=True)
             url = f"{PG}/{self.db}"
-        self.backend = backend
+        self.backend, self.url = backend, url
         full = {"PATH": os.environ["PATH"], "DATABASE_URL": url, "PORT": "0", "HOST": "127.0.0.1",
                 "LOG_FORMAT": "json", "LOG_LEVEL": "info", "JWT_SECRET_KEY": SECRET,
                 "AUTH_RATE_LIMIT_PER_MINUTE": "0", "LOGIN_FAILURES_PER_ACCOUNT": "0",
@@ -60,7 +64,7 @@ class Server:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(30)
-        if self.backend == "postgres":
+        if self.backend == "postgres" and self.own_db:
             subprocess.run(["psql", PG + "/postgres", "-qc", f"DROP DATABASE {self.db} WITH (FORCE)"], check=True)
 
     def call(self, method: str, path: str, body=None, token: str | None = None,
@@ -229,13 +233,15 @@ def claims(binary: str, backend: str) -> None:
     plain = Server(binary, backend)
     try:
         _, pair = plain.user()
+        # The same database and key, now with JWT_ISSUER/JWT_AUDIENCE required.
+        strict = Server(binary, backend, {"JWT_ISSUER": "https://issuer.test", "JWT_AUDIENCE": "todo"},
+                        url=plain.url)
+        try:
+            s, _, body = strict.call("GET", "/api/v1/auth/me", token=pair["access_token"])
+        finally:
+            strict.stop()
     finally:
         plain.stop()
-    strict = Server(binary, backend, {"JWT_ISSUER": "https://issuer.test", "JWT_AUDIENCE": "todo"})
-    try:
-        s, _, body = strict.call("GET", "/api/v1/auth/me", token=pair["access_token"])
-    finally:
-        strict.stop()
     report(f"8 iss/aud required ({backend})",
            f"a token without iss/aud (same key) -> {s} {body.get('error_code')}", s == 401)
 
@@ -244,7 +250,11 @@ def weak_secret(binary: str) -> None:
     """10: production refuses a low-entropy secret."""
     env = {"PATH": os.environ["PATH"], "APP_ENV": "production", "JWT_SECRET_KEY": "a" * 32,
            "DATABASE_URL": "sqlite::memory:", "MAIL_ENABLED": "false", "PORT": "0"}
-    p = subprocess.run([binary, "serve"], env=env, capture_output=True, text=True, timeout=30)
+    try:
+        p = subprocess.run([binary, "serve"], env=env, capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        report("10 weak secrets", "APP_ENV=production JWT_SECRET_KEY=a*32 -> still serving after 20 s", False)
+        return
     line = (p.stderr or p.stdout).strip().splitlines()[-1][:160]
     report("10 weak secrets", f"APP_ENV=production JWT_SECRET_KEY=a*32 -> exit {p.returncode}: {line}",
            p.returncode != 0)
