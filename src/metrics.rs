@@ -188,15 +188,12 @@ impl Metrics {
         self.auth_events.with_label_values(&[event, outcome]).inc();
     }
 
-    /// Starts timing a store operation; the time is recorded (and its trace span,
-    /// a child of the request's, is closed) when the guard drops.
+    /// Starts timing a store operation; the time is recorded when the guard drops.
     pub fn db_timer(&self, operation: &'static str) -> DbTimer<'_> {
-        let span = tracing::info_span!("db", otel.name = operation, db.operation.name = operation);
         DbTimer {
             metrics: self,
             operation,
             started: Instant::now(),
-            _span: span,
         }
     }
 
@@ -254,7 +251,6 @@ pub struct DbTimer<'a> {
     metrics: &'a Metrics,
     operation: &'static str,
     started: Instant,
-    _span: tracing::Span,
 }
 
 impl Drop for DbTimer<'_> {

@@ -18,6 +18,7 @@ mod otlp;
 mod outage;
 pub mod process;
 mod proxy;
+mod traces;
 
 use std::future::Future;
 use std::time::Duration;

@@ -2,7 +2,10 @@
 //!
 //! The OpenTelemetry layer is installed only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set:
 //! building OTel spans costs a measurable share of a request's CPU (see bench/README.md),
-//! so without a collector requests are only logged (their trace id is then absent).
+//! so without a collector requests are only logged (their trace id is then the caller's
+//! `traceparent` one, or a random one). JSON lines are flat ([`json`]).
+
+mod json;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{SpanExporter, WithExportConfig};
@@ -72,13 +75,14 @@ pub fn init(config: &Config) -> anyhow::Result<TelemetryGuard> {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = match config.log_format {
         LogFormat::Json => fmt::layer()
-            .json()
-            .with_current_span(false)
-            .with_span_list(false)
+            .fmt_fields(fmt::format::JsonFields::new())
+            .event_format(json::FlatJson)
+            .with_ansi(false)
             .boxed(),
         LogFormat::Pretty => fmt::layer().pretty().boxed(),
     };
     let _ = tracing_subscriber::registry()
+        .with(json::Correlation)
         .with(logs.with_filter(filter))
         .with(otel)
         .try_init();
