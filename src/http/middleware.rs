@@ -24,7 +24,7 @@ use super::routes::{root_answer, RouteTable};
 use super::span::{finish_span, request_span};
 use super::utf8;
 use crate::error::{ApiError, ErrorCode};
-use crate::metrics::{MethodLabel, Metrics};
+use crate::metrics::{MethodLabel, Metrics, RateLimit};
 
 /// Largest request body read, in bytes (1 MiB).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -208,6 +208,8 @@ struct Finished<'a> {
     method: MethodLabel,
     route: &'a str,
     caller: &'a CallerSlot,
+    /// The client-address limit refused the request before routing.
+    ip_limited: bool,
     started: Instant,
 }
 
@@ -218,6 +220,15 @@ impl Finished<'_> {
         finish_span(span, status);
         let elapsed = self.started.elapsed().as_secs_f64();
         metrics.observe_request(self.method, self.route, status, elapsed);
+        if status == 429 {
+            // The only 429 after routing is a per-account limit's.
+            let limit = if self.ip_limited {
+                RateLimit::ClientIp
+            } else {
+                RateLimit::Account
+            };
+            metrics.rate_limited(limit);
+        }
         span.in_scope(|| {
             tracing::info!(
                 method = %self.method,
@@ -260,6 +271,7 @@ pub async fn handle<E: Endpoint>(
     let method = MethodLabel::of(req.method());
     let path = req.uri().path().to_owned();
     let pre = pre_checks(&mut req, &ctx).await;
+    let ip_limited = matches!(pre, Err(ApiError::RateLimited { .. }));
     let template = ctx.routes.template(&path);
     let span = request_span(&req, template, &id);
     // Metrics and log lines need a bounded label: `unmatched` (the span has no route).
@@ -288,6 +300,7 @@ pub async fn handle<E: Endpoint>(
         method,
         route,
         caller: &caller,
+        ip_limited,
         started,
     };
     finished.record(&span, resp.status().as_u16(), &ctx.metrics);

@@ -18,9 +18,11 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use super::client_ip::ClientIp;
 use crate::metrics::MethodLabel;
 
-/// Longest copy of a client-controlled value kept on the span (the unknown method,
-/// `Host`, `User-Agent`).
+/// Longest copy of a client-controlled value kept on the span (`Host`, `User-Agent`).
 const MAX_ORIGINAL: usize = 256;
+
+/// Longest copy of an unknown method kept (`http.request.method_original`).
+const MAX_METHOD_ORIGINAL: usize = 64;
 
 fn bounded(s: &str) -> String {
     s.chars().take(MAX_ORIGINAL).collect()
@@ -98,10 +100,13 @@ fn set_request_attributes(
 ) {
     span.set_attribute(semconv::HTTP_REQUEST_METHOD, method.as_str());
     if method.is_other() {
-        span.set_attribute(
-            semconv::HTTP_REQUEST_METHOD_ORIGINAL,
-            bounded(req.method().as_str()),
-        );
+        let original: String = req
+            .method()
+            .as_str()
+            .chars()
+            .take(MAX_METHOD_ORIGINAL)
+            .collect();
+        span.set_attribute(semconv::HTTP_REQUEST_METHOD_ORIGINAL, original);
     }
     if let Some(route) = route {
         span.set_attribute(semconv::HTTP_ROUTE, route.to_owned());

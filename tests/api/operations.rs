@@ -9,6 +9,7 @@
 //! Log and trace tests run the built binary as a child process: only `main` installs
 //! the global subscriber, the OTLP exporter and the signal handlers.
 
+mod dashboard;
 mod health;
 mod listener;
 mod logs;
