@@ -46,10 +46,12 @@ fn exporter(config: &Config, endpoint: &str) -> anyhow::Result<SpanExporter> {
                 .with_endpoint(url)
                 .build()?
         }
-        OtlpProtocol::Grpc => SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint)
-            .build()?,
+        // One transport is built in (it keeps tonic out of the build).
+        OtlpProtocol::Grpc => anyhow::bail!(
+            "OTEL_EXPORTER_OTLP_PROTOCOL=grpc: this build exports traces over OTLP/HTTP only; \
+             set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf and point OTEL_EXPORTER_OTLP_ENDPOINT \
+             at the collector's OTLP/HTTP port (4318), e.g. http://localhost:4318"
+        ),
     })
 }
 
