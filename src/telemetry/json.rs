@@ -117,7 +117,9 @@ impl Visit for Fields<'_> {
     }
 }
 
-/// The OpenTelemetry trace and span id of `span`, when it is exported.
+/// The OpenTelemetry trace and span id of `span`, when it is exported. The dispatcher
+/// is the global one (the service sets no scoped dispatcher): inside an event a scoped
+/// lookup would find none.
 fn otel_ids<S: for<'a> LookupSpan<'a>>(span: &SpanRef<'_, S>) -> Option<(String, String)> {
     let cx = tracing::dispatcher::get_default(|d| {
         tracing_opentelemetry::get_otel_context(&span.id(), d)

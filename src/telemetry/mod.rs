@@ -12,6 +12,7 @@ use opentelemetry_otlp::{SpanExporter, WithExportConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
+use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter, Layer};
@@ -55,6 +56,14 @@ fn exporter(config: &Config, endpoint: &str) -> anyhow::Result<SpanExporter> {
     })
 }
 
+/// The service's own spans at info level and above (requests, database calls,
+/// hashing): the ones log lines take their correlation ids from.
+fn app_spans() -> tracing_subscriber::filter::FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
+    tracing_subscriber::filter::filter_fn(|m| {
+        m.is_span() && m.target().starts_with("todo_api") && *m.level() <= tracing::Level::INFO
+    })
+}
+
 /// Installs the global subscriber and propagator; keep the guard until exit.
 pub fn init(config: &Config) -> anyhow::Result<TelemetryGuard> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
@@ -84,8 +93,10 @@ pub fn init(config: &Config) -> anyhow::Result<TelemetryGuard> {
         LogFormat::Pretty => fmt::layer().pretty().boxed(),
     };
     let _ = tracing_subscriber::registry()
-        .with(json::Correlation)
-        .with(logs.with_filter(filter))
+        .with(json::Correlation.with_filter(app_spans()))
+        // The service's spans are seen whatever LOG_LEVEL says: a warning inside a
+        // request is written with the request's ids.
+        .with(logs.with_filter(filter.or(app_spans())))
         .with(otel)
         .try_init();
     Ok(TelemetryGuard { provider })
