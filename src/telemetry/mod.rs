@@ -101,3 +101,28 @@ pub fn init(config: &Config) -> anyhow::Result<TelemetryGuard> {
         .try_init();
     Ok(TelemetryGuard { provider })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_is_refused_with_what_to_set() {
+        let config = Config::from_lookup(|k| match k {
+            "JWT_SECRET_KEY" => Some("x".repeat(32)),
+            "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("grpc".into()),
+            _ => None,
+        })
+        .unwrap();
+        let e = exporter(&config, "http://localhost:4317")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf") && e.contains("4318"),
+            "{e}"
+        );
+        let http =
+            Config::from_lookup(|k| (k == "JWT_SECRET_KEY").then(|| "x".repeat(32))).unwrap();
+        assert!(exporter(&http, "http://localhost:4318").is_ok());
+    }
+}
