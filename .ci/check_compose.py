@@ -10,12 +10,16 @@ Parses the file with PyYAML and checks that:
   * every named volume a service uses is declared under the top-level `volumes:`;
   * every `depends_on` target is a service of the file, with a known condition;
   * every port mapping is well formed (`[IP:]HOST:CONTAINER[/proto]`, ports 1..65535).
-Also parses every YAML file under deploy/ (the collector and Prometheus configs).
+Also parses every YAML and JSON file under deploy/ that the stack mounts (the collector,
+Prometheus and Grafana configs, the dashboards), and checks Grafana's provisioning: every
+dashboard provider's path is mounted into the service that reads it, every datasource a
+dashboard names is provisioned, and every query target has an expression.
 Prints one line per problem and exits 1 if there is any, 0 otherwise.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -89,6 +93,87 @@ def volume_source(entry: object) -> tuple[str | None, str]:
     source = parts[0]
     kind = "bind" if source.startswith((".", "/", "~")) else "volume"
     return source, kind
+
+
+def mounted_files(mounted: set[Path], deploy: Path) -> list[Path]:
+    """Files under deploy/ the stack mounts (the bind sources, walked if directories)."""
+    files: set[Path] = set()
+    for target in mounted:
+        if deploy not in target.parents:
+            continue
+        if target.is_file():
+            files.add(target)
+        elif target.is_dir():
+            files.update(p for p in target.rglob("*") if p.is_file())
+    return sorted(files)
+
+
+def binds_of(svc: dict, base: Path) -> dict[str, Path]:
+    """Container path -> host path of a service's bind mounts (short syntax)."""
+    out = {}
+    for entry in svc.get("volumes") or []:
+        if isinstance(entry, str) and entry.startswith((".", "/")):
+            parts = entry.split(":")
+            if len(parts) >= 2:
+                out[parts[1]] = (base / parts[0]).resolve()
+    return out
+
+
+def check_grafana(services: dict, base: Path, problems: list[str]) -> None:
+    """Provisioned datasources and dashboards of every service mounting /etc/grafana/provisioning."""
+    for name, svc in services.items():
+        binds = binds_of(svc, base) if isinstance(svc, dict) else {}
+        prov = binds.get("/etc/grafana/provisioning")
+        if prov is None:
+            continue
+        where = f"services.{name}"
+        uids: set[str] = set()
+        for f in sorted((prov / "datasources").glob("*.y*ml")):
+            for ds in (yaml.safe_load(f.read_text()) or {}).get("datasources") or []:
+                if ds.get("uid"):
+                    uids.add(ds["uid"])
+        if not uids:
+            problems.append(f"{where}: no datasource with a uid under {prov.relative_to(ROOT)}/datasources")
+        dashboards: list[Path] = []
+        for f in sorted((prov / "dashboards").glob("*.y*ml")):
+            for provider in (yaml.safe_load(f.read_text()) or {}).get("providers") or []:
+                path = (provider.get("options") or {}).get("path", "")
+                host = next((h for c, h in binds.items() if path == c or path.startswith(c + "/")), None)
+                if host is None:
+                    problems.append(f"{where}: dashboard provider path {path!r} is not bind-mounted")
+                    continue
+                host = host / Path(path).relative_to(next(c for c in binds if path == c or path.startswith(c + "/")))
+                dashboards.extend(sorted(host.glob("*.json")))
+        if not dashboards:
+            problems.append(f"{where}: no dashboard JSON is provisioned")
+        for d in dashboards:
+            check_dashboard(d, uids, problems)
+
+
+def check_dashboard(path: Path, uids: set[str], problems: list[str]) -> None:
+    """Datasources are provisioned; every target has an expression; panel ids are unique."""
+    where = str(path.relative_to(ROOT))
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        problems.append(f"{where}: invalid JSON: {e}")
+        return
+    if not doc.get("uid") or not doc.get("title"):
+        problems.append(f"{where}: needs a uid and a title")
+    ids = []
+    for panel in doc.get("panels") or []:
+        ids.append(panel.get("id"))
+        if panel.get("type") == "row":
+            continue
+        for part in [panel] + list(panel.get("targets") or []):
+            uid = (part.get("datasource") or {}).get("uid")
+            if uid is not None and uid not in uids:
+                problems.append(f"{where}: panel {panel.get('title')!r} names datasource {uid!r}, not provisioned")
+        targets = panel.get("targets") or []
+        if not targets or any(not str(t.get("expr", "")).strip() for t in targets):
+            problems.append(f"{where}: panel {panel.get('title')!r} has a target without an expression")
+    if len(ids) != len(set(ids)):
+        problems.append(f"{where}: panel ids are not unique")
 
 
 def main() -> int:
@@ -181,12 +266,16 @@ def main() -> int:
 
     # every config file under deploy/ that the stack references exists and parses
     deploy = ROOT / "deploy"
-    for target in sorted(mounted):
-        if deploy in target.parents and target.is_file() and target.suffix in {".yml", ".yaml"}:
-            try:
+    config_files = mounted_files(mounted, deploy)
+    for target in config_files:
+        try:
+            if target.suffix in {".yml", ".yaml"}:
                 yaml.safe_load(target.read_text())
-            except yaml.YAMLError as e:
-                problems.append(f"{target.relative_to(ROOT)}: invalid YAML: {e}")
+            elif target.suffix == ".json":
+                json.loads(target.read_text())
+        except (yaml.YAMLError, json.JSONDecodeError) as e:
+            problems.append(f"{target.relative_to(ROOT)}: invalid {target.suffix[1:].upper()}: {e}")
+    check_grafana(services, base, problems)
     for unused in sorted(declared_volumes - used_volumes):
         problems.append(f"volumes.{unused}: declared but used by no service")
 
@@ -197,7 +286,7 @@ def main() -> int:
     print(
         f"{path.name}: OK ({len(services)} services: {', '.join(services)}; "
         f"volumes: {', '.join(sorted(declared_volumes)) or 'none'}; "
-        f"{len([m for m in mounted if deploy in m.parents])} config files under deploy/)"
+        f"{len(config_files)} config files under deploy/)"
     )
     return 0
 

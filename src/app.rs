@@ -85,6 +85,8 @@ fn metrics_endpoint(state: AppState, connections: Arc<Connections>) -> impl Endp
     poem::endpoint::make_sync(move |_| {
         let (size, idle) = state.db.pool_stats();
         state.metrics.set_pool(size, idle);
+        let breaker = state.db.guard().breaker_state();
+        state.metrics.set_breaker_state(breaker.as_str());
         let live = state.sessions.is_live();
         state
             .metrics

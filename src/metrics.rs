@@ -65,6 +65,29 @@ pub struct Metrics {
     session_cache_live: IntGauge,
     mail_deliveries: IntCounterVec,
     mail_outbox: prometheus::IntGauge,
+    breaker_state: IntGaugeVec,
+    rate_limited: IntCounterVec,
+}
+
+/// The states of the database circuit breaker (`db_circuit_breaker_state{state}`).
+pub const BREAKER_STATES: [&str; 3] = ["closed", "half_open", "open"];
+
+/// Which limit refused a request (`rate_limit_rejections_total{limit}`): the per-client
+/// address limit of the credential operations, or a per-account one (failed logins,
+/// current-password checks, mail requests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    ClientIp,
+    Account,
+}
+
+impl RateLimit {
+    fn label(self) -> &'static str {
+        match self {
+            RateLimit::ClientIp => "client_ip",
+            RateLimit::Account => "account",
+        }
+    }
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -122,6 +145,14 @@ impl Metrics {
             &["reason"],
         )
         .expect("valid metric");
+        for reason in [
+            "over_limit",
+            "header_timeout",
+            "idle_timeout",
+            "body_timeout",
+        ] {
+            connections_closed.with_label_values(&[reason]);
+        }
         let session_cache_live = IntGauge::new(
             "session_cache_live",
             "1 while the session cache's listener proves it receives revocations (the cache answers), else 0",
@@ -143,6 +174,41 @@ impl Metrics {
             "Messages in the outbox not yet delivered or given up",
         )
         .expect("valid metric");
+        let breaker_state = IntGaugeVec::new(
+            Opts::new(
+                "db_circuit_breaker_state",
+                "1 for the database circuit breaker's current state (closed, half_open, open), 0 for the others",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "rate_limit_rejections_total",
+                "Requests refused with 429 by limit: client_ip (credential operations per client address) or account (failed logins, current-password checks, mail requests)",
+            ),
+            &["limit"],
+        )
+        .expect("valid metric");
+        for limit in [RateLimit::ClientIp, RateLimit::Account] {
+            rate_limited.with_label_values(&[limit.label()]);
+        }
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "build_info",
+                "Always 1; the labels say which build runs (version, profile)",
+            ),
+            &["version", "profile"],
+        )
+        .expect("valid metric");
+        let profile = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        };
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), profile])
+            .set(1);
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -154,11 +220,14 @@ impl Metrics {
             Box::new(session_cache_live.clone()),
             Box::new(mail_deliveries.clone()),
             Box::new(mail_outbox.clone()),
+            Box::new(breaker_state.clone()),
+            Box::new(rate_limited.clone()),
+            Box::new(build_info),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
-        Metrics {
+        let metrics = Metrics {
             registry,
             http_requests,
             http_duration,
@@ -170,7 +239,33 @@ impl Metrics {
             session_cache_live,
             mail_deliveries,
             mail_outbox,
+            breaker_state,
+            rate_limited,
+        };
+        metrics.set_breaker_state("closed");
+        metrics
+    }
+
+    /// Registers series kept by another part of the service (the password hasher's,
+    /// the session cache's), so that `/metrics` lists them too.
+    pub fn register(&self, collectors: Vec<Box<dyn prometheus::core::Collector>>) {
+        for c in collectors {
+            self.registry.register(c).expect("metric names are unique");
         }
+    }
+
+    /// Sets the circuit breaker gauge: `state` (one of [`BREAKER_STATES`]) 1, the others 0.
+    pub fn set_breaker_state(&self, state: &str) {
+        for s in BREAKER_STATES {
+            self.breaker_state
+                .with_label_values(&[s])
+                .set(i64::from(s == state));
+        }
+    }
+
+    /// Counts a request refused by `limit`.
+    pub fn rate_limited(&self, limit: RateLimit) {
+        self.rate_limited.with_label_values(&[limit.label()]).inc();
     }
 
     /// Records one finished HTTP request.
@@ -188,15 +283,12 @@ impl Metrics {
         self.auth_events.with_label_values(&[event, outcome]).inc();
     }
 
-    /// Starts timing a store operation; the time is recorded (and its trace span,
-    /// a child of the request's, is closed) when the guard drops.
+    /// Starts timing a store operation; the time is recorded when the guard drops.
     pub fn db_timer(&self, operation: &'static str) -> DbTimer<'_> {
-        let span = tracing::info_span!("db", otel.name = operation, db.operation.name = operation);
         DbTimer {
             metrics: self,
             operation,
             started: Instant::now(),
-            _span: span,
         }
     }
 
@@ -254,7 +346,6 @@ pub struct DbTimer<'a> {
     metrics: &'a Metrics,
     operation: &'static str,
     started: Instant,
-    _span: tracing::Span,
 }
 
 impl Drop for DbTimer<'_> {

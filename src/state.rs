@@ -167,6 +167,8 @@ impl AppState {
         let hasher = PasswordHasher::new(config.argon2, config.hash_workers, config.hash_queue)?;
         let keys = TokenKeys::new(&config);
         let sessions = Arc::new(SessionCache::default());
+        metrics.register(hasher.collectors());
+        metrics.register(sessions.collectors());
         // Only PostgreSQL tells instances about revocations; elsewhere the cache stays off.
         let listener = match pool {
             Pool::Postgres(pg) => {

@@ -6,8 +6,11 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
 
 use argon2::{Algorithm, Argon2, PasswordHash, PasswordHasher as _, PasswordVerifier, Version};
+use prometheus::core::Collector;
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
 use tokio::sync::{oneshot, watch};
 
 use crate::config::Argon2Params;
@@ -25,6 +28,45 @@ pub struct PasswordHasher {
     /// (`None` until then), so that even the first unknown-email login costs one
     /// verification, like a known one.
     dummy_hash: watch::Receiver<Option<String>>,
+    counters: HashCounters,
+}
+
+/// The hasher's series: `password_hash_queue_depth` (jobs waiting for a worker),
+/// `password_hash_wait_seconds` (how long a job waited for one) and
+/// `password_hash_rejections_total` (calls refused with 503: the queue was full).
+#[derive(Clone)]
+struct HashCounters {
+    queued: IntGauge,
+    wait: Histogram,
+    rejected: IntCounter,
+}
+
+impl HashCounters {
+    fn new() -> Self {
+        let buckets = vec![
+            0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        ];
+        HashCounters {
+            queued: IntGauge::new(
+                "password_hash_queue_depth",
+                "Password hashing jobs waiting for a worker thread",
+            )
+            .expect("valid metric"),
+            wait: Histogram::with_opts(
+                HistogramOpts::new(
+                    "password_hash_wait_seconds",
+                    "How long a password hashing job waited for a worker thread",
+                )
+                .buckets(buckets),
+            )
+            .expect("valid metric"),
+            rejected: IntCounter::new(
+                "password_hash_rejections_total",
+                "Password hashing calls refused (503) because the queue was full",
+            )
+            .expect("valid metric"),
+        }
+    }
 }
 
 /// Work for a hashing thread; it answers through a channel captured in the closure.
@@ -81,6 +123,7 @@ impl PasswordHasher {
             in_flight: AtomicUsize::new(0),
             capacity: workers + queue,
             dummy_hash,
+            counters: HashCounters::new(),
         })
     }
 
@@ -121,24 +164,45 @@ impl PasswordHasher {
         self.verify(password, dummy).await.map(|_| ())
     }
 
+    /// The hasher's series, for the metrics registry.
+    pub fn collectors(&self) -> Vec<Box<dyn Collector>> {
+        let c = &self.counters;
+        vec![
+            Box::new(c.queued.clone()),
+            Box::new(c.wait.clone()),
+            Box::new(c.rejected.clone()),
+        ]
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
     ) -> ApiResult<T> {
-        let _slot =
-            QueueSlot::take(&self.in_flight, self.capacity).ok_or(ApiError::Unavailable {
+        let Some(_slot) = QueueSlot::take(&self.in_flight, self.capacity) else {
+            self.counters.rejected.inc();
+            return Err(ApiError::Unavailable {
                 retry_after_secs: 1,
-            })?;
+            });
+        };
         let span = tracing::info_span!("password_hash");
         let (tx, rx) = oneshot::channel();
+        let counters = self.counters.clone();
+        let queued_at = Instant::now();
+        counters.queued.inc();
         let job: Job = Box::new(move |argon| {
+            counters.queued.dec();
+            counters.wait.observe(queued_at.elapsed().as_secs_f64());
             let _ = tx.send(span.in_scope(|| f(argon)));
         });
-        self.jobs
-            .lock()
-            .map_err(|_| ApiError::internal(anyhow::anyhow!("hasher lock poisoned")))?
-            .send(job)
-            .map_err(|_| ApiError::internal(anyhow::anyhow!("hashing threads are gone")))?;
+        let sent = match self.jobs.lock() {
+            Ok(jobs) => jobs.send(job).map_err(|_| "hashing threads are gone"),
+            Err(_) => Err("hasher lock poisoned"),
+        };
+        if let Err(why) = sent {
+            // The job will never run: it is not waiting any more.
+            self.counters.queued.dec();
+            return Err(ApiError::internal(anyhow::anyhow!(why)));
+        }
         rx.await
             .map_err(|_| ApiError::internal(anyhow::anyhow!("a hashing job was dropped")))
     }

@@ -5,6 +5,7 @@
 //! tells whether an account exists. Each address gets at most 3 reset mails an hour.
 
 use std::sync::Arc;
+use tracing::Instrument;
 
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -101,7 +102,12 @@ impl AuthService {
             return Ok(());
         }
         let (mail, users, metrics) = (self.mail.clone(), self.users.clone(), self.metrics.clone());
-        tokio::spawn(async move { mail.issue_reset(users.as_ref(), &metrics, &email).await });
+        // A child of the request's span: its lines keep the request's ids.
+        let span = tracing::info_span!("password_reset_lookup");
+        tokio::spawn(
+            async move { mail.issue_reset(users.as_ref(), &metrics, &email).await }
+                .instrument(span),
+        );
         Ok(())
     }
 

@@ -18,6 +18,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use prometheus::core::Collector;
+use prometheus::{IntCounter, IntCounterVec, Opts};
 use uuid::Uuid;
 
 /// How long a checked session is trusted without hearing of it (a safety net: the
@@ -73,11 +75,45 @@ impl State {
     }
 }
 
+/// The cache's series: `session_cache_lookups_total{result}` (`hit`, `miss`, `off`:
+/// the cache did not answer) and `session_listener_heartbeats_total` (proofs of
+/// liveness received; its rate is the listener's pulse).
+struct CacheCounters {
+    lookups: IntCounterVec,
+    heartbeats: IntCounter,
+}
+
+impl Default for CacheCounters {
+    fn default() -> Self {
+        let lookups = IntCounterVec::new(
+            Opts::new(
+                "session_cache_lookups_total",
+                "Session cache lookups by result: hit, miss, off (the cache was not live and did not answer)",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        for result in ["hit", "miss", "off"] {
+            lookups.with_label_values(&[result]);
+        }
+        let heartbeats = IntCounter::new(
+            "session_listener_heartbeats_total",
+            "Heartbeats the session cache's revocation listener got back (PostgreSQL)",
+        )
+        .expect("valid metric");
+        CacheCounters {
+            lookups,
+            heartbeats,
+        }
+    }
+}
+
 /// Sessions known to be live, trusted only while invalidations are proven to arrive.
 #[derive(Default)]
 pub struct SessionCache {
     state: Mutex<State>,
     went_live: tokio::sync::Notify,
+    counters: CacheCounters,
 }
 
 impl SessionCache {
@@ -86,14 +122,31 @@ impl SessionCache {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The cache's series, for the metrics registry.
+    pub fn collectors(&self) -> Vec<Box<dyn Collector>> {
+        vec![
+            Box::new(self.counters.lookups.clone()),
+            Box::new(self.counters.heartbeats.clone()),
+        ]
+    }
+
     /// Whether session `sid` of `user_id` was found live and nothing has revoked it since.
     pub fn contains(&self, sid: Uuid, user_id: Uuid) -> bool {
         let state = self.lock();
-        state.live()
-            && state
-                .sessions
-                .get(&sid)
-                .is_some_and(|e| e.user_id == user_id && e.until > Instant::now())
+        let (found, result) = if !state.live() {
+            (false, "off")
+        } else if state
+            .sessions
+            .get(&sid)
+            .is_some_and(|e| e.user_id == user_id && e.until > Instant::now())
+        {
+            (true, "hit")
+        } else {
+            (false, "miss")
+        };
+        drop(state);
+        self.counters.lookups.with_label_values(&[result]).inc();
+        found
     }
 
     /// Call before a database check; pass the result to [`SessionCache::insert`].
@@ -149,6 +202,7 @@ impl SessionCache {
     /// The listener has applied everything committed until shortly before `until`:
     /// the cache may answer until then (a later proof extends it).
     pub fn prove_live(&self, until: Instant) {
+        self.counters.heartbeats.inc();
         let mut state = self.lock();
         let was_live = state.live();
         state.live_until = state.live_until.max(Some(until));

@@ -4,7 +4,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use super::breaker::{CircuitBreaker, Outcome};
+use super::span::{db_span, record_failure, DbTarget};
 use super::{Backend, BreakerState, DbSettings, StoreError, StoreResult};
 use crate::metrics::Metrics;
 
@@ -12,7 +15,7 @@ use crate::metrics::Metrics;
 /// [`StoreError::Unavailable`] while it is open, so the API answers 503 `SERVER_001`
 /// instead of waiting for a dead database), bounds the call by a client-side deadline
 /// (a silent network, no RST and no answer, cannot hang a request), times it into the
-/// metrics (with a trace span), maps `sqlx::Error` to [`StoreError`] and reports the
+/// metrics (with a CLIENT trace span, [`super::span`]), maps `sqlx::Error` to [`StoreError`] and reports the
 /// outcome back to the breaker. Only connection-class failures count against the
 /// breaker ([`StoreError::is_connection_failure`]): a unique violation or a bad row
 /// means the database answered.
@@ -20,15 +23,23 @@ pub struct Guard {
     breaker: CircuitBreaker,
     deadline: Duration,
     backend: Backend,
+    target: DbTarget,
     metrics: Arc<Metrics>,
 }
 
 impl Guard {
-    pub fn new(backend: Backend, metrics: Arc<Metrics>, settings: &DbSettings) -> Self {
+    /// A guard of calls to `target` (of `backend`), timed into `metrics`.
+    pub fn new(
+        backend: Backend,
+        target: DbTarget,
+        metrics: Arc<Metrics>,
+        settings: &DbSettings,
+    ) -> Self {
         Guard {
             breaker: CircuitBreaker::new(settings.breaker),
             deadline: settings.call_deadline(),
             backend,
+            target,
             metrics,
         }
     }
@@ -58,6 +69,8 @@ impl Guard {
             }
         };
         let timer = self.metrics.db_timer(operation);
+        let span = db_span(&self.target, operation);
+        let call = call.instrument(span.clone());
         let result = match tokio::time::timeout(self.deadline, call).await {
             Ok(r) => r.map_err(StoreError::from),
             Err(_) => Err(StoreError::Unavailable(sqlx::Error::Io(
@@ -71,6 +84,10 @@ impl Guard {
             ))),
         };
         drop(timer);
+        if let Err(e) = &result {
+            record_failure(&span, e);
+        }
+        drop(span);
         permit.finish(self.outcome_of(&result));
         result
     }

@@ -11,6 +11,7 @@ mod error;
 mod guard;
 mod pool;
 mod settings;
+mod span;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ pub use error::{StoreError, StoreResult};
 pub use guard::Guard;
 pub use pool::Pool;
 pub use settings::DbSettings;
+pub use span::DbTarget;
 
 /// The database backends the service runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +72,7 @@ pub struct Db {
 impl Db {
     /// The pool, guarded by a new [`Guard`] with `settings`, timing into `metrics`.
     pub fn new(pool: Pool, metrics: Arc<crate::metrics::Metrics>, settings: &DbSettings) -> Self {
-        let guard = Arc::new(Guard::new(pool.backend(), metrics, settings));
+        let guard = Arc::new(Guard::new(pool.backend(), pool.target(), metrics, settings));
         Db { pool, guard }
     }
 

@@ -6,9 +6,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use opentelemetry::trace::{TraceContextExt, TraceId};
 use tracing::Instrument;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use poem::error::ReadBodyError;
 use poem::http::{header, HeaderValue, Method, StatusCode};
@@ -23,9 +21,10 @@ use super::cors::CorsPolicy;
 use super::headers::SecurityHeaders;
 use super::rate_limit::{AuthRateLimiter, LIMITED_PATHS};
 use super::routes::{root_answer, RouteTable};
+use super::span::{finish_span, request_span};
 use super::utf8;
 use crate::error::{ApiError, ErrorCode};
-use crate::metrics::{MethodLabel, Metrics};
+use crate::metrics::{MethodLabel, Metrics, RateLimit};
 
 /// Largest request body read, in bytes (1 MiB).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -46,9 +45,6 @@ pub struct HttpContext {
     pub trusted_proxies: TrustedProxies,
     pub headers: SecurityHeaders,
 }
-
-/// Longest copy of an unknown method kept on the span (`http.request.method_original`).
-const MAX_METHOD_ORIGINAL: usize = 64;
 
 fn request_id(req: &Request) -> String {
     req.headers()
@@ -171,50 +167,6 @@ impl ApiError {
     }
 }
 
-/// The trace id of a well-formed W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`).
-fn traceparent_id(header: &Option<String>) -> Option<TraceId> {
-    let id = header.as_deref()?.split('-').nth(1)?;
-    let id = TraceId::from_hex(id).ok()?;
-    (id != TraceId::INVALID).then_some(id)
-}
-
-/// The server span of a request, joined to the caller's trace when it sent a W3C
-/// `traceparent`; its status code is recorded when the response is known. An unknown
-/// method is `_OTHER` (span name `HTTP {route}`), its first bytes kept aside.
-fn request_span(req: &Request, route: &str, id: &str) -> tracing::Span {
-    let method = MethodLabel::of(req.method());
-    let name = if method.is_other() {
-        "HTTP"
-    } else {
-        method.as_str()
-    };
-    let span = tracing::info_span!(
-        "request",
-        otel.name = %format_args!("{name} {route}"),
-        otel.kind = "server",
-        http.request.method = method.as_str(),
-        http.request.method_original = tracing::field::Empty,
-        http.route = route,
-        url.path = %req.uri().path(),
-        http.response.status_code = tracing::field::Empty,
-        request_id = %id,
-    );
-    if method.is_other() {
-        let original: String = req
-            .method()
-            .as_str()
-            .chars()
-            .take(MAX_METHOD_ORIGINAL)
-            .collect();
-        span.record("http.request.method_original", original.as_str());
-    }
-    let parent = opentelemetry::global::get_text_map_propagator(|p| {
-        p.extract(&opentelemetry_http::HeaderExtractor(req.headers()))
-    });
-    let _ = span.set_parent(parent);
-    span
-}
-
 /// What is checked before routing: the body, plain HTTP behind a trusted proxy (in
 /// production), UTF-8 in the path's parameters and in the query of known routes, then
 /// the auth rate limit. `Ok(Some(_))` is the redirect to https.
@@ -253,38 +205,40 @@ async fn client_and_rate_limit(req: &mut Request, ctx: &HttpContext) -> Result<(
 
 /// What the request's log line and metrics need once the response is known.
 struct Finished<'a> {
-    id: &'a str,
     method: MethodLabel,
     route: &'a str,
     caller: &'a CallerSlot,
-    traceparent: Option<String>,
+    /// The client-address limit refused the request before routing.
+    ip_limited: bool,
     started: Instant,
 }
 
 impl Finished<'_> {
-    /// Records the status on the span, counts the request and writes its log line.
+    /// Records the status on the span, counts the request and writes its log line
+    /// (inside the span: the line carries the request's `request_id` and `trace_id`).
     fn record(self, span: &tracing::Span, status: u16, metrics: &Metrics) {
-        span.record("http.response.status_code", status);
-        let trace = span.context().span().span_context().clone();
-        let trace_id = if trace.is_valid() {
-            trace.trace_id()
-        } else {
-            // No OTel export: still correlate the log line with the caller's trace.
-            traceparent_id(&self.traceparent)
-                .unwrap_or_else(|| TraceId::from(rand::random::<u128>()))
-        };
+        finish_span(span, status);
         let elapsed = self.started.elapsed().as_secs_f64();
         metrics.observe_request(self.method, self.route, status, elapsed);
-        tracing::info!(
-            request_id = %self.id,
-            method = %self.method,
-            route = self.route,
-            status,
-            latency_ms = elapsed * 1000.0,
-            user_id = self.caller.0.get().map(tracing::field::display),
-            trace_id = %trace_id,
-            "request"
-        );
+        if status == 429 {
+            // The only 429 after routing is a per-account limit's.
+            let limit = if self.ip_limited {
+                RateLimit::ClientIp
+            } else {
+                RateLimit::Account
+            };
+            metrics.rate_limited(limit);
+        }
+        span.in_scope(|| {
+            tracing::info!(
+                method = %self.method,
+                route = self.route,
+                status,
+                latency_ms = elapsed * 1000.0,
+                user_id = self.caller.0.get().map(tracing::field::display),
+                "request"
+            )
+        });
     }
 }
 
@@ -317,13 +271,11 @@ pub async fn handle<E: Endpoint>(
     let method = MethodLabel::of(req.method());
     let path = req.uri().path().to_owned();
     let pre = pre_checks(&mut req, &ctx).await;
-    let route = ctx.routes.template(&path).unwrap_or("unmatched");
-    let span = request_span(&req, route, &id);
-    let traceparent = req
-        .headers()
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let ip_limited = matches!(pre, Err(ApiError::RateLimited { .. }));
+    let template = ctx.routes.template(&path);
+    let span = request_span(&req, template, &id);
+    // Metrics and log lines need a bounded label: `unmatched` (the span has no route).
+    let route = template.unwrap_or("unmatched");
     let origin = ctx.cors.origin_of(&req);
     let preflight = ctx.cors.preflight(&req);
     let mut resp = async {
@@ -345,11 +297,10 @@ pub async fn handle<E: Endpoint>(
     .await;
     decorate(&mut resp, &id, &path, origin, &ctx);
     let finished = Finished {
-        id: &id,
         method,
         route,
         caller: &caller,
-        traceparent,
+        ip_limited,
         started,
     };
     finished.record(&span, resp.status().as_u16(), &ctx.metrics);

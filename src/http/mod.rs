@@ -9,5 +9,6 @@ pub mod middleware;
 pub mod rate_limit;
 pub mod responses;
 pub mod routes;
+pub mod span;
 pub mod tls;
 pub mod utf8;

@@ -9,6 +9,7 @@
 //! Log and trace tests run the built binary as a child process: only `main` installs
 //! the global subscriber, the OTLP exporter and the signal handlers.
 
+mod dashboard;
 mod health;
 mod listener;
 mod logs;
@@ -18,6 +19,7 @@ mod otlp;
 mod outage;
 pub mod process;
 mod proxy;
+mod traces;
 
 use std::future::Future;
 use std::time::Duration;

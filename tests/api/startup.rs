@@ -249,16 +249,14 @@ async fn startup_logs_listening_with_the_docs_url_then_serves_them() {
     let listening = |l: &str| l.contains(r#""message":"listening""#);
     let (_child, lines) = until_listening(dir.path(), &vars, listening).await;
     let event: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
-    let address = event["fields"]["address"]
-        .as_str()
-        .expect("an address field");
+    let address = event["address"].as_str().expect("an address field");
     assert!(
         address.starts_with("127.0.0.1:"),
         "localhost → 127.0.0.1: {event}"
     );
     assert!(!address.ends_with(":0"), "the bound port, not 0: {event}");
     let docs = format!("http://{address}/docs");
-    assert_eq!(event["fields"]["docs"], docs.as_str(), "{event}");
+    assert_eq!(event["docs"], docs.as_str(), "{event}");
     // The development warning about the weak secret, once, after a good start.
     let warnings: Vec<&String> = lines.iter().filter(|l| l.contains("WEAK")).collect();
     assert_eq!(warnings.len(), 1, "{lines:#?}");

@@ -1,6 +1,6 @@
-//! Log hygiene and OTLP trace export, through the built binary (JSON logs): one request
-//! line per request with its fields, auth events, no secret in any form; spans that
-//! continue the caller's trace.
+//! Log hygiene through the built binary (JSON logs): flat lines, one request line per
+//! request with its fields, auth events inside their request (its `request_id`,
+//! `trace_id`, a `span_id`), no secret in any form.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -9,16 +9,39 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use super::otlp::{self, OtlpReceiver};
 use super::process::ServerProcess;
 use crate::helpers::*;
 use crate::sdk_helpers::*;
 
-/// A field of a JSON log line (`fields.x` as tracing-subscriber writes it, or top level).
+/// A field of a JSON log line: every field is at the top level.
 pub(super) fn field<'a>(line: &'a Value, name: &str) -> Option<&'a Value> {
-    line.get("fields")
-        .and_then(|f| f.get(name))
-        .or_else(|| line.get(name))
+    line.get(name)
+}
+
+/// Whether `v` is a string of `len` lower-case hex digits, not all zero.
+fn is_hex_id(v: Option<&Value>, len: usize) -> bool {
+    v.and_then(Value::as_str).is_some_and(|s| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && s.bytes().any(|b| b != b'0')
+    })
+}
+
+/// Every line is flat: no nested `fields`/`span`/`spans` objects, and the fixed keys
+/// are there.
+fn check_flat(parsed: &[Value]) {
+    for line in parsed {
+        for nested in ["fields", "span", "spans"] {
+            assert!(line.get(nested).is_none(), "nested {nested:?}: {line}");
+        }
+        for key in ["timestamp", "level", "target", "message"] {
+            assert!(
+                line.get(key).is_some_and(Value::is_string),
+                "no {key}: {line}"
+            );
+        }
+    }
 }
 
 /// An SDK client whose requests carry `X-Request-ID: id` (and a bearer token).
@@ -188,41 +211,69 @@ fn check_request_lines(parsed: &[Value], text: &str, user_id: &str) {
         assert_eq!(status, Some(u64::from(s.status)), "{line}");
         let latency = field(line, "latency_ms").and_then(Value::as_f64);
         assert!(latency.is_some_and(|ms| ms >= 0.0), "{line}");
-        let trace_id = field(line, "trace_id").and_then(Value::as_str);
-        assert!(trace_id.is_some_and(|t| t.len() == 32), "{line}");
+        assert!(is_hex_id(field(line, "trace_id"), 32), "{line}");
+        assert!(is_hex_id(field(line, "span_id"), 16), "{line}");
         if s.authenticated {
             assert_eq!(field(line, "user_id"), Some(&json!(user_id)), "{line}");
         }
     }
 }
 
-/// Every auth event of the traffic is logged with its outcome.
+/// The request line of step `id`.
+fn request_line<'a>(parsed: &'a [Value], id: &str) -> &'a Value {
+    parsed
+        .iter()
+        .find(|l| {
+            field(l, "message") == Some(&json!("request"))
+                && field(l, "request_id") == Some(&json!(id))
+        })
+        .unwrap_or_else(|| panic!("no request line for {id}"))
+}
+
+/// Every auth event of the traffic is logged with its outcome, inside its request:
+/// the line carries that request's `request_id` and `trace_id`, and a span id.
 fn check_auth_events(parsed: &[Value]) {
-    let events: HashSet<(String, String)> = parsed
+    let mut events: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for l in parsed
         .iter()
         .filter(|l| field(l, "message") == Some(&json!("auth event")))
-        .map(|l| {
-            let s = |k| {
-                field(l, k)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            (s("event"), s("outcome"))
-        })
-        .collect();
-    for (event, outcome) in [
-        ("login", "success"),
-        ("login", "failure"),
-        ("refresh", "success"),
-        ("logout", "success"),
-        ("password_change", "success"),
+    {
+        let s = |k| {
+            field(l, k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let id = s("request_id");
+        let request = request_line(parsed, &id);
+        assert_eq!(field(l, "trace_id"), field(request, "trace_id"), "{l}");
+        assert!(is_hex_id(field(l, "span_id"), 16), "{l}");
+        events
+            .entry((s("event"), s("outcome")))
+            .or_default()
+            .push(id);
+    }
+    for (event, outcome, ids) in [
+        ("login", "success", &["log-login", "log-login-2"][..]),
+        ("login", "failure", &["log-login-failed"]),
+        ("refresh", "success", &["log-refresh"]),
+        ("logout", "success", &["log-logout"]),
+        ("password_change", "success", &["log-change-password"]),
     ] {
-        assert!(
-            events.contains(&(event.to_owned(), outcome.to_owned())),
-            "auth event {event}/{outcome} missing: {events:?}"
+        let seen = events.get(&(event.to_owned(), outcome.to_owned()));
+        assert_eq!(
+            seen.map(Vec::as_slice),
+            Some(&ids.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()[..]),
+            "auth event {event}/{outcome} with its request ids: {events:?}"
         );
     }
+    // Each request is a trace of its own.
+    let traces: HashSet<String> = STEPS
+        .iter()
+        .filter_map(|s| field(request_line(parsed, s.id), "trace_id"))
+        .map(Value::to_string)
+        .collect();
+    assert_eq!(traces.len(), STEPS.len(), "{traces:?}");
 }
 
 #[tokio::test]
@@ -252,6 +303,7 @@ async fn logs_carry_request_fields_and_no_secrets() {
         })
         .collect();
     assert!(parsed.iter().all(Value::is_object));
+    check_flat(&parsed);
     check_no_secrets(&text, &secrets);
     check_request_lines(&parsed, &text, &user_id);
     check_auth_events(&parsed);
@@ -259,134 +311,4 @@ async fn logs_carry_request_fields_and_no_secrets() {
         lines.iter().any(|l| l.contains("shut down")),
         "a clean shutdown is logged:\n{text}"
     );
-}
-
-// ---------------------------------------------------------------------------------
-// OTLP trace export (the binary, an in-test receiver)
-
-const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const PARENT_ID: &str = "00f067aa0ba902b7";
-
-/// Registers, then logs in as the caller of trace [`TRACE_ID`] (request `otlp-login`).
-async fn traced_login(server: &ServerProcess) {
-    let email = unique_email();
-    let anon = anonymous(server);
-    let register = anon.register().body(register_body(&email, STRONG_PASSWORD));
-    expect_ok(register.send().await, StatusCode::CREATED);
-    let mut headers = HeaderMap::new();
-    let parent = format!("00-{TRACE_ID}-{PARENT_ID}-01");
-    headers.insert("traceparent", HeaderValue::from_str(&parent).unwrap());
-    headers.insert("x-request-id", HeaderValue::from_static("otlp-login"));
-    let caller = with_headers(server, headers);
-    let login = caller.login().body(login_body(&email, STRONG_PASSWORD));
-    expect_tokens(login.send().await);
-}
-
-/// The server span of the caller's trace: under the caller's span, with its attributes.
-fn check_server_span<'a>(
-    spans: &'a [otlp::ReceivedSpan],
-    summary: &[String],
-) -> &'a otlp::ReceivedSpan {
-    let server_span = spans
-        .iter()
-        .find(|s| s.kind == 2)
-        .unwrap_or_else(|| panic!("no server span in trace {TRACE_ID}: {summary:?}"));
-    assert_eq!(server_span.parent_span_id, PARENT_ID);
-    let attr = |k| server_span.attr(k);
-    assert_eq!(attr("http.route").as_deref(), Some("/api/v1/auth/login"));
-    assert_eq!(attr("http.response.status_code").as_deref(), Some("200"));
-    assert_eq!(attr("http.request.method").as_deref(), Some("POST"));
-    assert_eq!(
-        server_span.service_name.as_deref(),
-        Some("todo-api-otlp-test")
-    );
-    server_span
-}
-
-/// DB spans (named after the store operation) and the hashing span descend from the
-/// server span.
-fn check_child_spans(
-    spans: &[otlp::ReceivedSpan],
-    server_span: &otlp::ReceivedSpan,
-    summary: &[String],
-) {
-    let by_id: BTreeMap<&str, &otlp::ReceivedSpan> =
-        spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
-    let descends = |s: &otlp::ReceivedSpan| {
-        let mut cur = s;
-        for _ in 0..16 {
-            if cur.parent_span_id == server_span.span_id {
-                return true;
-            }
-            match by_id.get(cur.parent_span_id.as_str()) {
-                Some(p) => cur = p,
-                None => return false,
-            }
-        }
-        false
-    };
-    for name in [
-        "user_by_email",
-        "create_session",
-        "touch_last_login",
-        "password_hash",
-    ] {
-        let span = spans
-            .iter()
-            .find(|s| s.name == name)
-            .unwrap_or_else(|| panic!("no {name} span: {summary:?}"));
-        assert!(
-            descends(span),
-            "{name} is not under the server span: {summary:?}"
-        );
-    }
-    let db = spans.iter().find(|s| s.name == "user_by_email").unwrap();
-    assert_eq!(
-        db.attr("db.operation.name").as_deref(),
-        Some("user_by_email")
-    );
-}
-
-#[tokio::test]
-async fn otlp_export_continues_the_callers_trace_with_db_and_hash_spans() {
-    let receiver = OtlpReceiver::start().await;
-    let mut server = ServerProcess::start(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
-        ("OTEL_SERVICE_NAME", "todo-api-otlp-test"),
-    ])
-    .await;
-    traced_login(&server).await;
-
-    // Graceful stop: the batch exporter flushes on shutdown, and the process exits only
-    // after its export was answered, so every span is in by then.
-    let status = server.terminate().await;
-    assert!(status.success(), "graceful exit on SIGTERM, got {status}");
-    assert!(
-        receiver.rejected().is_empty(),
-        "malformed exports: {:?}",
-        receiver.rejected()
-    );
-    let spans: Vec<_> = receiver
-        .spans()
-        .into_iter()
-        .filter(|s| s.trace_id == TRACE_ID)
-        .collect();
-    let summary: Vec<String> = spans
-        .iter()
-        .map(|s| format!("{} ({}) <- {}", s.name, s.span_id, s.parent_span_id))
-        .collect();
-    let server_span = check_server_span(&spans, &summary);
-    check_child_spans(&spans, server_span, &summary);
-
-    // The request's log line names the same trace.
-    let line = server
-        .lines()
-        .into_iter()
-        .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
-        .find(|l| {
-            field(l, "request_id") == Some(&json!("otlp-login"))
-                && field(l, "message") == Some(&json!("request"))
-        })
-        .expect("the login's request line");
-    assert_eq!(field(&line, "trace_id"), Some(&json!(TRACE_ID)), "{line}");
 }

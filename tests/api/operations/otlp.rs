@@ -23,12 +23,20 @@ pub struct ReceivedSpan {
     /// OTLP `SpanKind` (2 = server).
     pub kind: i32,
     pub attributes: Vec<KeyValue>,
+    /// OTLP `Status.code` (0 = unset, 1 = ok, 2 = error).
+    pub status_code: i32,
 }
 
 impl ReceivedSpan {
     /// An attribute rendered as text (strings as they are, numbers in decimal).
     pub fn attr(&self, key: &str) -> Option<String> {
         attr_text(&self.attributes, key)
+    }
+
+    /// An attribute's typed value.
+    pub fn value(&self, key: &str) -> Option<any_value::Value> {
+        let kv = self.attributes.iter().find(|kv| kv.key == key)?;
+        kv.value.as_ref()?.value.clone()
     }
 }
 
@@ -105,6 +113,7 @@ async fn traces(req: &poem::Request, body: Body, Data(received): Data<&Received>
                     name: s.name,
                     kind: s.kind,
                     attributes: s.attributes,
+                    status_code: s.status.map_or(0, |st| st.code),
                 });
             }
         }

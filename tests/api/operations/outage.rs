@@ -13,7 +13,7 @@ use reqwest::{StatusCode, Url};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::metrics::db_calls;
+use super::metrics::{db_calls, scalar, scrape};
 use super::proxy::FaultProxy;
 use super::{assert_unavailable, create, created_id, new_user, within, User, HANG};
 use crate::helpers::*;
@@ -110,6 +110,16 @@ async fn while_breaker_open(app: &TestApp, user: &User) -> (usize, f64) {
         "{reached} store calls for {sent} refusals: the open breaker let them through"
     );
     (sent, reached)
+}
+
+/// `db_circuit_breaker_state` as (closed, half_open, open).
+async fn breaker_gauge(app: &TestApp) -> (f64, f64, f64) {
+    let (text, scrape) = scrape(app).await;
+    let state = |s| {
+        scalar(&scrape, "db_circuit_breaker_state", &[("state", s)])
+            .unwrap_or_else(|| panic!("no db_circuit_breaker_state{{state={s:?}}}:\n{text}"))
+    };
+    (state("closed"), state("half_open"), state("open"))
 }
 
 /// Readiness names the failing checks; liveness does not depend on the database.
@@ -210,6 +220,13 @@ async fn database_outage_fails_fast_with_503_and_recovers_without_restart() {
     proxy.cut().await;
     let opened_after = until_breaker_opens(&app, &user).await;
     let (sent, reached) = while_breaker_open(&app, &user).await;
+    // Open, or half-open while its probe is out: never closed while the database is away.
+    let (closed, half_open, open) = breaker_gauge(&app).await;
+    assert_eq!(
+        (closed, half_open + open),
+        (0.0, 1.0),
+        "breaker gauge in the outage"
+    );
     check_unready(&app).await;
     stop.store(true, Ordering::Relaxed);
     let (writer_acked, writer_refused) = writer.await.expect("the writer did not panic");
@@ -220,6 +237,7 @@ async fn database_outage_fails_fast_with_503_and_recovers_without_restart() {
     proxy.restore().await;
     let polls = until_ready(&app).await;
     acked.push(created_id(create(&user.client, "after").await));
+    assert_eq!(breaker_gauge(&app).await, (1.0, 0.0, 0.0), "closed again");
     let relogin = sdk_login(&app, &user.email, STRONG_PASSWORD).await;
     assert_eq!(me_ok(&app, &relogin.access_token).await.id, user.id);
 

@@ -30,14 +30,13 @@ pub struct ServerProcess {
     _dir: tempfile::TempDir,
 }
 
-/// The port of a `listening` log line: `{"fields": {"message": "listening", "port": N}}`.
+/// The port of a `listening` log line: `{"message": "listening", "port": N, …}`.
 fn listening_port(line: &str) -> Option<u16> {
     let line: serde_json::Value = serde_json::from_str(line).ok()?;
-    let fields = line.get("fields")?;
-    if fields.get("message")? != "listening" {
+    if line.get("message")? != "listening" {
         return None;
     }
-    u16::try_from(fields.get("port")?.as_u64()?).ok()
+    u16::try_from(line.get("port")?.as_u64()?).ok()
 }
 
 /// The environment of every child: the test defaults, its database, JSON logs at info

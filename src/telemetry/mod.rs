@@ -2,13 +2,17 @@
 //!
 //! The OpenTelemetry layer is installed only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set:
 //! building OTel spans costs a measurable share of a request's CPU (see bench/README.md),
-//! so without a collector requests are only logged (their trace id is then absent).
+//! so without a collector requests are only logged (their trace id is then the caller's
+//! `traceparent` one, or a random one). JSON lines are flat ([`json`]).
+
+mod json;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{SpanExporter, WithExportConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
+use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter, Layer};
@@ -43,10 +47,20 @@ fn exporter(config: &Config, endpoint: &str) -> anyhow::Result<SpanExporter> {
                 .with_endpoint(url)
                 .build()?
         }
-        OtlpProtocol::Grpc => SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint)
-            .build()?,
+        // One transport is built in (it keeps tonic out of the build).
+        OtlpProtocol::Grpc => anyhow::bail!(
+            "OTEL_EXPORTER_OTLP_PROTOCOL=grpc: this build exports traces over OTLP/HTTP only; \
+             set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf and point OTEL_EXPORTER_OTLP_ENDPOINT \
+             at the collector's OTLP/HTTP port (4318), e.g. http://localhost:4318"
+        ),
+    })
+}
+
+/// The service's own spans at info level and above (requests, database calls,
+/// hashing): the ones log lines take their correlation ids from.
+fn app_spans() -> tracing_subscriber::filter::FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
+    tracing_subscriber::filter::filter_fn(|m| {
+        m.is_span() && m.target().starts_with("todo_api") && *m.level() <= tracing::Level::INFO
     })
 }
 
@@ -72,15 +86,43 @@ pub fn init(config: &Config) -> anyhow::Result<TelemetryGuard> {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = match config.log_format {
         LogFormat::Json => fmt::layer()
-            .json()
-            .with_current_span(false)
-            .with_span_list(false)
+            .fmt_fields(fmt::format::JsonFields::new())
+            .event_format(json::FlatJson)
+            .with_ansi(false)
             .boxed(),
         LogFormat::Pretty => fmt::layer().pretty().boxed(),
     };
     let _ = tracing_subscriber::registry()
-        .with(logs.with_filter(filter))
+        .with(json::Correlation.with_filter(app_spans()))
+        // The service's spans are seen whatever LOG_LEVEL says: a warning inside a
+        // request is written with the request's ids.
+        .with(logs.with_filter(filter.or(app_spans())))
         .with(otel)
         .try_init();
     Ok(TelemetryGuard { provider })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_is_refused_with_what_to_set() {
+        let config = Config::from_lookup(|k| match k {
+            "JWT_SECRET_KEY" => Some("x".repeat(32)),
+            "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("grpc".into()),
+            _ => None,
+        })
+        .unwrap();
+        let e = exporter(&config, "http://localhost:4317")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf") && e.contains("4318"),
+            "{e}"
+        );
+        let http =
+            Config::from_lookup(|k| (k == "JWT_SECRET_KEY").then(|| "x".repeat(32))).unwrap();
+        assert!(exporter(&http, "http://localhost:4318").is_ok());
+    }
 }
