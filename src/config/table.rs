@@ -60,7 +60,7 @@ pub const SETTINGS: &[Setting] = &[
     set("LOG_LEVEL", "info", "tracing EnvFilter directives, e.g. info or todo_api=debug,sqlx=warn"),
     set("LOG_FORMAT", "json", "json (one JSON object per line) or pretty"),
     set("OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP collector for traces, e.g. http://localhost:4318 (unset: no export)"),
-    set("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "http/protobuf or grpc"),
+    set("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "http/protobuf, the one transport built in (grpc stops the start-up, saying what to set)"),
     set("OTEL_SERVICE_NAME", "todo-api", "service name on exported traces"),
 ];
 
