@@ -65,6 +65,8 @@ pub struct Metrics {
     session_cache_live: IntGauge,
     mail_deliveries: IntCounterVec,
     mail_outbox: prometheus::IntGauge,
+    external_verifications: IntCounterVec,
+    jwks_fetches: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -143,6 +145,22 @@ impl Metrics {
             "Messages in the outbox not yet delivered or given up",
         )
         .expect("valid metric");
+        let external_verifications = IntCounterVec::new(
+            Opts::new(
+                "external_token_verifications_total",
+                "Tokens of the external issuer checked, by outcome (valid, expired, malformed, bad_signature, unknown_kid, jwks_unavailable, revoked, user_disabled)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let jwks_fetches = IntCounterVec::new(
+            Opts::new(
+                "external_jwks_fetches_total",
+                "Fetches of the external issuer's JWKS, by outcome (success, failure)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -154,6 +172,8 @@ impl Metrics {
             Box::new(session_cache_live.clone()),
             Box::new(mail_deliveries.clone()),
             Box::new(mail_outbox.clone()),
+            Box::new(external_verifications.clone()),
+            Box::new(jwks_fetches.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             registry.register(c).expect("metric names are unique");
@@ -170,7 +190,21 @@ impl Metrics {
             session_cache_live,
             mail_deliveries,
             mail_outbox,
+            external_verifications,
+            jwks_fetches,
         }
+    }
+
+    /// Counts one check of an external issuer's token by its outcome.
+    pub fn external_verification(&self, outcome: &str) {
+        self.external_verifications
+            .with_label_values(&[outcome])
+            .inc();
+    }
+
+    /// Counts one fetch of the external issuer's JWKS (`success`, `failure`).
+    pub fn jwks_fetch(&self, outcome: &str) {
+        self.jwks_fetches.with_label_values(&[outcome]).inc();
     }
 
     /// Records one finished HTTP request.

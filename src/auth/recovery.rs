@@ -91,6 +91,7 @@ impl AuthService {
     /// Asks for a reset mail. Always `Ok` for a well-formed address: unknown addresses
     /// and addresses over their hourly allowance get no mail, and cannot be told apart.
     pub async fn request_password_reset(&self, email: &str) -> ApiResult<()> {
+        self.local_only()?;
         let email = Email::parse(email)?;
         if !self.mail.settings.enabled {
             tracing::warn!("password reset requested, but MAIL_ENABLED=false: nothing is sent");
@@ -108,6 +109,7 @@ impl AuthService {
     /// Sets a new password with a reset token (AUTH_008 when it is not usable; the
     /// strength rules first): every session of the user ends, the token is consumed.
     pub async fn confirm_password_reset(&self, token: &str, new_password: String) -> ApiResult<()> {
+        self.local_only()?;
         check_token(token)?;
         check_strength("new_password", &new_password)?;
         let hash = onetime::hash(token);
