@@ -14,7 +14,7 @@ use super::email::Email;
 use super::model::User;
 use super::onetime::{self, NewOneTimeToken, RESET, VERIFY};
 use super::password::check_strength;
-use super::service::{AuthService, CurrentUser};
+use super::service::{AuthService, CurrentUser, Origin};
 use super::session_cache::Invalidation;
 use super::store::{OneTimeTokenStore, UserStore};
 use crate::db::now;
@@ -147,7 +147,11 @@ impl AuthService {
 
     /// Sends the caller a new verification mail, unless the address is verified
     /// already (RATE_LIMIT_001 beyond 3 an hour).
+    /// The external issuer verifies its own users' addresses: nothing is sent to them.
     pub async fn resend_verification(&self, user: &CurrentUser) -> ApiResult<()> {
+        if user.origin == Origin::External {
+            return Ok(());
+        }
         let record = self
             .users
             .user_by_id(user.id)
