@@ -103,7 +103,7 @@ impl OpsApi {
         };
         let status = jwks.status();
         if !status.fresh {
-            tokio::spawn(jwks.clone().prefetch());
+            tokio::spawn(jwks.clone().maintain());
         }
         let keys = IdentityProviderKeys {
             fetched: status.age.is_some(),

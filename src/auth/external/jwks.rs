@@ -1,5 +1,6 @@
 //! The external issuer's key set: fetched over HTTP(S), cached, refreshed after its
-//! cache lifetime, refetched on an unknown `kid` at most once per refetch interval, and
+//! cache lifetime, refetched on an unknown `kid` at most once per refetch interval (a
+//! flood of made-up `kid`s cannot hammer the issuer), and
 //! kept while the issuer is unreachable (the last good keys go on working).
 
 use std::collections::HashMap;
@@ -56,8 +57,10 @@ struct KeySet {
 #[derive(Default)]
 struct CacheState {
     set: Option<Arc<KeySet>>,
-    /// When the last fetch started (refetches are rate limited from it).
-    last_attempt: Option<Instant>,
+    /// When the last refetch for an unknown `kid` started (at most one per interval).
+    last_kid_refetch: Option<Instant>,
+    /// When the last refresh of a stale (or missing) set started (likewise).
+    last_refresh: Option<Instant>,
     /// Whether the last fetch failed (the issuer is unreachable or answers garbage).
     last_failed: bool,
 }
@@ -117,13 +120,13 @@ impl JwksCache {
     /// background), else after one refetch if none ran within the refetch interval.
     pub async fn key(self: &Arc<Self>, kid: &str) -> KeyLookup {
         if let Some((key, stale)) = self.cached(kid) {
-            if stale && self.begin_fetch() {
+            if stale && self.begin(|s| &mut s.last_refresh) {
                 let me = self.clone();
                 tokio::spawn(async move { me.refresh().await });
             }
             return KeyLookup::Found(key);
         }
-        if self.begin_fetch() {
+        if self.begin(|s| &mut s.last_kid_refetch) {
             self.refresh().await;
         } else {
             // A fetch may be running (started by another request): wait for it.
@@ -136,9 +139,16 @@ impl JwksCache {
         }
     }
 
-    /// Fetches the key set now (at start-up), unless a fetch ran within the interval.
+    /// Fetches the key set now (at start-up; it counts as the first refresh).
     pub async fn prefetch(self: Arc<Self>) {
-        if self.begin_fetch() {
+        self.begin(|s| &mut s.last_refresh);
+        self.refresh().await;
+    }
+
+    /// Fetches the key set again when it is missing or stale, at most once per refetch
+    /// interval (`/health` calls it).
+    pub async fn maintain(self: Arc<Self>) {
+        if self.begin(|s| &mut s.last_refresh) {
             self.refresh().await;
         }
     }
@@ -155,7 +165,8 @@ impl JwksCache {
         KeySetStatus {
             keys: state.set.as_ref().map_or(0, |s| s.keys.len()),
             age,
-            fresh: age.is_some_and(|a| a < self.max_age || !state.last_failed),
+            fresh: state.set.as_ref().is_some_and(|s| !s.keys.is_empty())
+                && age.is_some_and(|a| a < self.max_age || !state.last_failed),
         }
     }
 
@@ -171,14 +182,14 @@ impl JwksCache {
         Some((key, set.fetched_at.elapsed() >= self.max_age))
     }
 
-    /// Claims the right to fetch: at most once per refetch interval.
-    fn begin_fetch(&self) -> bool {
+    /// Claims the right to fetch for one reason (`slot`): at most once per refetch
+    /// interval.
+    fn begin(&self, slot: impl FnOnce(&mut CacheState) -> &mut Option<Instant>) -> bool {
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let due = state
-            .last_attempt
-            .is_none_or(|t| t.elapsed() >= self.refetch);
+        let last = slot(&mut state);
+        let due = last.is_none_or(|t| t.elapsed() >= self.refetch);
         if due {
-            state.last_attempt = Some(Instant::now());
+            *last = Some(Instant::now());
         }
         due
     }
@@ -220,13 +231,15 @@ impl JwksCache {
         }
         // Entry by entry: one key of a type this service does not know spoils nothing.
         let set: RawSet = serde_json::from_slice(&body)?;
+        let set_was_empty = set.keys.is_empty();
         let keys: HashMap<String, Arc<Key>> = set
             .keys
             .into_iter()
             .filter_map(|v| serde_json::from_value::<Jwk>(v).ok())
             .filter_map(|jwk| Some((jwk.common.key_id.clone()?, Arc::new(usable(&jwk)?))))
             .collect();
-        if keys.is_empty() {
+        // An empty set is an answer (Better Auth mints its first key on its first token).
+        if keys.is_empty() && !set_was_empty {
             anyhow::bail!("the JWKS holds no usable signing key with a kid");
         }
         Ok(keys)
