@@ -7,15 +7,13 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::auth::attempts::{FailureLimit, MAIL_REQUESTS};
+use crate::auth::external::ExternalAuth;
+use crate::auth::federated::Identity;
 use crate::auth::password::PasswordHasher;
 use crate::auth::recovery::MailFlows;
 use crate::auth::service::{AuthService, AuthStores, CheckLimits};
 use crate::auth::session_cache::SessionCache;
-use crate::auth::external::ExternalAuth;
-use crate::auth::federated::Identity;
-use crate::auth::store::{
-    listen, ExternalUserStore, OneTimeTokenStore, SessionStore, UserStore,
-};
+use crate::auth::store::{listen, ExternalUserStore, OneTimeTokenStore, SessionStore, UserStore};
 use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
 use crate::db::{Db, Pool, Sql};

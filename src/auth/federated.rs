@@ -62,7 +62,10 @@ impl AuthService {
         token: &str,
     ) -> ApiResult<CurrentUser> {
         let principal = external.authenticate(token).await?;
-        Ok(external_caller(principal, &external.verifier.settings.issuer))
+        Ok(external_caller(
+            principal,
+            &external.verifier.settings.issuer,
+        ))
     }
 }
 

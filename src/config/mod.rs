@@ -11,9 +11,7 @@ use std::time::Duration;
 mod secret;
 mod table;
 
-pub use secret::{
-    secret_weakness, secrets_equal, Weakness, MIN_DISTINCT_BYTES, MIN_ENTROPY_BITS,
-};
+pub use secret::{secret_weakness, secrets_equal, Weakness, MIN_DISTINCT_BYTES, MIN_ENTROPY_BITS};
 pub use table::{all_settings, help_text, Lookup, Setting, SETTINGS};
 
 use anyhow::{anyhow, bail, Context};

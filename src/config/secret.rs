@@ -158,4 +158,3 @@ fn entropy_bits(bytes: &[u8]) -> u32 {
 pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
-

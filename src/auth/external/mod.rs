@@ -123,7 +123,8 @@ impl ExternalAuth {
             .create_external_user(id, iss, sub, &profile, now())
             .await?;
         let row = self.users.external_user(iss, sub, revocation).await?;
-        let row = row.ok_or_else(|| ApiError::internal(anyhow::anyhow!("external user vanished")))?;
+        let row =
+            row.ok_or_else(|| ApiError::internal(anyhow::anyhow!("external user vanished")))?;
         if row.id == id {
             self.metrics.auth_event("external_user", "created");
             tracing::info!(user_id = %id, "auth event: external user created");

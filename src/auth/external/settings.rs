@@ -136,7 +136,10 @@ fn issuer(env: &Lookup, issuer: String, production: bool) -> anyhow::Result<Exte
         }
         Ok(n)
     };
-    let keys = match (env.value("EXTERNAL_JWKS_URL"), env.value("EXTERNAL_JWT_SECRET")) {
+    let keys = match (
+        env.value("EXTERNAL_JWKS_URL"),
+        env.value("EXTERNAL_JWT_SECRET"),
+    ) {
         (Some(url), None) => jwks_source(env, url.trim())?,
         (None, Some(secret)) => secret_source(env, secret, production)?,
         (Some(_), Some(_)) => bail!(
@@ -153,11 +156,7 @@ fn issuer(env: &Lookup, issuer: String, production: bool) -> anyhow::Result<Exte
         audience: env.value("EXTERNAL_AUDIENCE").map(|a| a.trim().to_owned()),
         keys,
         clock_skew_secs: seconds("EXTERNAL_CLOCK_SKEW_SECONDS", 0, 300)?,
-        refetch_interval: Duration::from_secs(seconds(
-            "EXTERNAL_JWKS_REFETCH_SECONDS",
-            1,
-            86_400,
-        )?),
+        refetch_interval: Duration::from_secs(seconds("EXTERNAL_JWKS_REFETCH_SECONDS", 1, 86_400)?),
         cache_max_age: Duration::from_secs(seconds("EXTERNAL_JWKS_CACHE_SECONDS", 1, 604_800)?),
     })
 }

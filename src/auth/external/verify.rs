@@ -195,7 +195,9 @@ impl ExternalVerifier {
         if iat.is_some_and(|iat| iat > (now + skew) as f64) {
             return Err(Rejection::Malformed);
         }
-        if raw.sub.is_empty() || raw.sub.len() > MAX_SUBJECT || raw.sub.chars().any(char::is_control)
+        if raw.sub.is_empty()
+            || raw.sub.len() > MAX_SUBJECT
+            || raw.sub.chars().any(char::is_control)
         {
             return Err(Rejection::Malformed);
         }

@@ -49,7 +49,10 @@ impl BetterAuth {
             .arg("server.mjs")
             .current_dir(&dir)
             .env("BETTER_AUTH_DATABASE_URL", &database.url)
-            .env("BETTER_AUTH_SECRET", "better-auth-test-secret-0123456789abcdef")
+            .env(
+                "BETTER_AUTH_SECRET",
+                "better-auth-test-secret-0123456789abcdef",
+            )
             .env("BETTER_AUTH_JWT_EXPIRATION", expiration)
             .env("BETTER_AUTH_TELEMETRY", "0")
             .stdout(Stdio::piped())
@@ -59,7 +62,13 @@ impl BetterAuth {
             .expect("start node (is Node.js 20+ installed?)");
         let base_url = ready_line(&mut child).await;
         let db = database.pool().await;
-        BetterAuth { base_url, child, client: http_client(), db, _database: database }
+        BetterAuth {
+            base_url,
+            child,
+            client: http_client(),
+            db,
+            _database: database,
+        }
     }
 
     /// Signs a user up through Better Auth (`POST /api/auth/sign-up/email`) and returns
@@ -78,18 +87,28 @@ impl BetterAuth {
     }
 
     async fn post(&self, path: &str, body: &Value) -> Value {
-        let resp = self.client.post(format!("{}{path}", self.base_url))
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base_url))
             // Better Auth's CSRF check wants the Origin of a trusted site.
             .header("Origin", &self.base_url)
-            .json(body).send().await.unwrap();
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200, "{path}");
         resp.json().await.unwrap()
     }
 
     /// A JWT for the session (`GET /api/auth/token` with the bearer plugin).
     async fn jwt(&self, session: &str) -> String {
-        let resp = self.client.get(format!("{}/api/auth/token", self.base_url))
-            .bearer_auth(session).send().await.unwrap();
+        let resp = self
+            .client
+            .get(format!("{}/api/auth/token", self.base_url))
+            .bearer_auth(session)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
         let body: Value = resp.json().await.unwrap();
         body["token"].as_str().expect("a JWT").to_owned()
@@ -99,7 +118,10 @@ impl BetterAuth {
     fn vars(&self) -> Vec<(&'static str, String)> {
         vec![
             ("EXTERNAL_ISSUER", self.base_url.clone()),
-            ("EXTERNAL_JWKS_URL", format!("{}/api/auth/jwks", self.base_url)),
+            (
+                "EXTERNAL_JWKS_URL",
+                format!("{}/api/auth/jwks", self.base_url),
+            ),
             ("EXTERNAL_AUDIENCE", self.base_url.clone()),
             ("EXTERNAL_JWKS_REFETCH_SECONDS", "1".to_owned()),
         ]
@@ -109,7 +131,9 @@ impl BetterAuth {
     /// (a new `kid`), the old one stays published for its grace period.
     async fn rotate(&self) {
         let sql = r#"UPDATE jwks SET "expiresAt" = now() - interval '1 minute'"#;
-        let Pool::Postgres(p) = &self.db else { unreachable!("Better Auth runs on PostgreSQL") };
+        let Pool::Postgres(p) = &self.db else {
+            unreachable!("Better Auth runs on PostgreSQL")
+        };
         let n = sqlx::query(sql).execute(p).await.unwrap().rows_affected();
         assert_eq!(n, 1, "one key to rotate");
     }
@@ -129,7 +153,9 @@ async fn ready_line(child: &mut Child) -> String {
     };
     match tokio::time::timeout(Duration::from_secs(60), wait).await {
         Ok(Some(url)) => url,
-        Ok(None) => panic!("the Better Auth server exited before it was ready (its stderr is above)"),
+        Ok(None) => {
+            panic!("the Better Auth server exited before it was ready (its stderr is above)")
+        }
         Err(_) => panic!("the Better Auth server was not ready within 60 s"),
     }
 }
@@ -141,7 +167,10 @@ async fn spawn_api(backend: Backend, ba: &BetterAuth) -> TestApp {
 }
 
 fn kid(token: &str) -> String {
-    jsonwebtoken::decode_header(token).unwrap().kid.expect("Better Auth sets kid")
+    jsonwebtoken::decode_header(token)
+        .unwrap()
+        .kid
+        .expect("Better Auth sets kid")
 }
 
 /// `GET /me` with `token` until it answers `status` (the refetch interval is 1 s).
@@ -149,13 +178,22 @@ async fn until(app: &TestApp, token: &str, status: u16) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         // Raw: any status may come back while waiting; only the last one is asserted.
-        let resp = app.client.get(app.auth_url("/me")).bearer_auth(token).send().await.unwrap();
+        let resp = app
+            .client
+            .get(app.auth_url("/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         let got = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap();
         if got == status {
             return body;
         }
-        assert!(Instant::now() < deadline, "no {status} within 10 s; last {got}: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "no {status} within 10 s; last {got}: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

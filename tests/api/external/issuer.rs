@@ -40,7 +40,8 @@ impl TestKey {
             other => panic!("no test key for {other:?}"),
         };
         let kid = format!("kid-{}", uuid::Uuid::new_v4().simple());
-        let mut jwk = serde_json::to_value(Jwk::from_encoding_key(&encoding, alg).unwrap()).unwrap();
+        let mut jwk =
+            serde_json::to_value(Jwk::from_encoding_key(&encoding, alg).unwrap()).unwrap();
         jwk["kid"] = json!(kid);
         TestKey {
             kid,

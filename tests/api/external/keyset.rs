@@ -17,24 +17,44 @@ use crate::sdk_helpers::*;
 
 /// `GET /me` with `token` until it answers `status` (at most 10 s; the refetch
 /// interval of these servers is 1 s). Returns the answer's body.
-async fn until_status(app: &TestApp, token: &str, status: u16) -> (Value, reqwest::header::HeaderMap) {
+async fn until_status(
+    app: &TestApp,
+    token: &str,
+    status: u16,
+) -> (Value, reqwest::header::HeaderMap) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         // Raw: the 503's Retry-After header is asserted, which the SDK's error hides.
-        let resp = app.client.get(app.auth_url("/me")).bearer_auth(token).send().await.unwrap();
+        let resp = app
+            .client
+            .get(app.auth_url("/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         let (got, headers) = (resp.status().as_u16(), resp.headers().clone());
         let body: Value = resp.json().await.unwrap();
         if got == status {
             return (body, headers);
         }
         assert!(got < 500 || got == 503, "never a 500: {body}");
-        assert!(Instant::now() < deadline, "no {status} within 10 s; last: {got} {body}");
+        assert!(
+            Instant::now() < deadline,
+            "no {status} within 10 s; last: {got} {body}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 async fn health(app: &TestApp) -> Value {
-    app.client.get(app.url("/health")).send().await.unwrap().json().await.unwrap()
+    app.client
+        .get(app.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 both_backends! {
@@ -135,5 +155,10 @@ both_backends! {
 }
 
 async fn resp_status(app: &TestApp) -> StatusCode {
-    app.client.get(app.url("/health")).send().await.unwrap().status()
+    app.client
+        .get(app.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .status()
 }

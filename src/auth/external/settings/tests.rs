@@ -14,8 +14,14 @@ fn error(vars: &[(&str, &str)]) -> String {
 }
 
 const ISS: (&str, &str) = ("EXTERNAL_ISSUER", "https://auth.example.com");
-const JWKS: (&str, &str) = ("EXTERNAL_JWKS_URL", "https://auth.example.com/api/auth/jwks");
-const SECRET: (&str, &str) = ("EXTERNAL_JWT_SECRET", "an-external-secret-0123456789-abcdefghij");
+const JWKS: (&str, &str) = (
+    "EXTERNAL_JWKS_URL",
+    "https://auth.example.com/api/auth/jwks",
+);
+const SECRET: (&str, &str) = (
+    "EXTERNAL_JWT_SECRET",
+    "an-external-secret-0123456789-abcdefghij",
+);
 
 #[test]
 fn defaults_are_local_accounts_only() {
@@ -55,7 +61,10 @@ fn algorithms_never_none_nor_hmac_with_a_jwks() {
     assert!(with("ES512").contains("not supported"));
     assert!(with(" , ").contains("empty"));
     let secret_with_rs = error(&[ISS, SECRET, ("EXTERNAL_ALGORITHMS", "RS256")]);
-    assert!(secret_with_rs.contains("only verifies HS256"), "{secret_with_rs}");
+    assert!(
+        secret_with_rs.contains("only verifies HS256"),
+        "{secret_with_rs}"
+    );
     read(&[ISS, SECRET, ("EXTERNAL_ALGORITHMS", "HS256")]).unwrap();
 }
 
@@ -73,8 +82,9 @@ fn local_auth_off_needs_an_issuer_and_values_are_checked() {
 
 #[test]
 fn production_refuses_a_weak_shared_secret() {
-    let map: std::collections::HashMap<_, _> =
-        [ISS, ("EXTERNAL_JWT_SECRET", "short")].into_iter().collect();
+    let map: std::collections::HashMap<_, _> = [ISS, ("EXTERNAL_JWT_SECRET", "short")]
+        .into_iter()
+        .collect();
     let e = ExternalSettings::from_lookup(|k| map.get(k).map(|v| v.to_string()), true);
     assert!(format!("{:#}", e.unwrap_err()).contains("too weak for production"));
 }
