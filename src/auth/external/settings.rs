@@ -112,10 +112,11 @@ impl ExternalSettings {
     }
 }
 
-/// Without `EXTERNAL_ISSUER`, no other `EXTERNAL_*` variable may be set.
+/// Without `EXTERNAL_ISSUER`, no other `EXTERNAL_*` variable may be set (to anything
+/// but its default).
 fn orphans(env: &Lookup) -> anyhow::Result<()> {
     for s in ExternalSettings::VARIABLES.iter().skip(2) {
-        if env.value(s.name).is_some() {
+        if env.value(s.name).is_some_and(|v| v.trim() != s.default) {
             bail!(
                 "{} is set but EXTERNAL_ISSUER is not: set EXTERNAL_ISSUER to the exact iss \
                  of the external tokens, or unset {}",

@@ -49,6 +49,9 @@ fn the_issuer_needs_exactly_one_key_source() {
     assert!(error(&[ISS, JWKS, SECRET]).contains("both set"));
     assert!(error(&[JWKS]).contains("EXTERNAL_JWKS_URL is set but EXTERNAL_ISSUER is not"));
     assert!(error(&[SECRET]).contains("EXTERNAL_JWT_SECRET is set but EXTERNAL_ISSUER"));
+    let skew = ("EXTERNAL_CLOCK_SKEW_SECONDS", "5");
+    assert!(error(&[skew]).contains("EXTERNAL_CLOCK_SKEW_SECONDS is set but"));
+    read(&[("EXTERNAL_CLOCK_SKEW_SECONDS", "30")]).expect("its default changes nothing");
     let bad_url = ("EXTERNAL_JWKS_URL", "ftp://x/jwks");
     assert!(error(&[ISS, bad_url]).contains("http:// or https://"));
 }
