@@ -263,3 +263,34 @@ pub fn revocation_id(issuer: &str, jti: Option<&str>, token: &str) -> Uuid {
     bytes.copy_from_slice(&digest[..16]);
     Uuid::from_bytes(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(payload: &str) -> String {
+        format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(payload))
+    }
+
+    #[test]
+    fn the_unverified_issuer_routes_tokens_and_tolerates_garbage() {
+        let iss = unverified_issuer(&token(r#"{"iss":"https://a.example","sub":"x"}"#));
+        assert_eq!(iss.as_deref(), Some("https://a.example"));
+        assert_eq!(unverified_issuer(&token(r#"{"sub":"x"}"#)), None);
+        assert_eq!(unverified_issuer(&token(r#"{"iss":7}"#)), None);
+        for garbage in ["", "a", "a.b", "a.!!!.c", "a..c"] {
+            assert_eq!(unverified_issuer(garbage), None, "{garbage:?}");
+        }
+    }
+
+    #[test]
+    fn revocation_ids_follow_the_jti_or_the_whole_token() {
+        let a = revocation_id("https://a.example", Some("j1"), "t1");
+        assert_eq!(a, revocation_id("https://a.example", Some("j1"), "t2"));
+        assert_ne!(a, revocation_id("https://b.example", Some("j1"), "t1"));
+        assert_ne!(a, revocation_id("https://a.example", Some("j2"), "t1"));
+        let b = revocation_id("https://a.example", None, "t1");
+        assert_ne!(b, revocation_id("https://a.example", None, "t2"));
+        assert_ne!(a, b);
+    }
+}
