@@ -23,6 +23,7 @@ pub enum ErrorCode {
     AUTH_008,
     AUTHZ_001,
     AUTHZ_002,
+    AUTHZ_003,
     VALIDATION_001,
     VALIDATION_002,
     VALIDATION_003,
@@ -53,7 +54,7 @@ impl ErrorCode {
         match self {
             AUTH_001 | AUTH_002 | AUTH_003 | AUTH_004 | AUTH_005 | AUTH_006 | AUTH_007
             | AUTH_008 => StatusCode::UNAUTHORIZED,
-            AUTHZ_001 | AUTHZ_002 => StatusCode::FORBIDDEN,
+            AUTHZ_001 | AUTHZ_002 | AUTHZ_003 => StatusCode::FORBIDDEN,
             VALIDATION_003 | CONFLICT_001 => StatusCode::CONFLICT,
             VALIDATION_001 | VALIDATION_002 | VALIDATION_004 | VALIDATION_005 | VALIDATION_006
             | VALIDATION_007 | VALIDATION_008 | VALIDATION_009 => StatusCode::UNPROCESSABLE_ENTITY,
@@ -130,6 +131,9 @@ pub enum ApiError {
     Forbidden,
     #[error("Verify your email address before logging in")]
     EmailNotVerified,
+    /// The operation is switched off here, or makes no sense for this caller.
+    #[error("{0}")]
+    NotAvailable(Unavailability),
     #[error("{message}")]
     Validation {
         code: ErrorCode,
@@ -167,6 +171,17 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
+/// Why an operation is not available (403 `AUTHZ_003`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailability {
+    /// `LOCAL_AUTH=disabled`: the frontend's auth server signs users up and in.
+    #[error("Local accounts are switched off: sign in with the configured identity provider")]
+    LocalAuthDisabled,
+    /// A password (or local-session) operation called with an external issuer's token.
+    #[error("Not available for accounts of the external identity provider: manage them there")]
+    ExternalAccount,
+}
+
 impl ApiError {
     /// A `VALIDATION_*` error about one field.
     pub fn invalid(code: ErrorCode, field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -196,6 +211,7 @@ impl ApiError {
             ApiError::OneTimeTokenInvalid => AUTH_008,
             ApiError::Forbidden => AUTHZ_001,
             ApiError::EmailNotVerified => AUTHZ_002,
+            ApiError::NotAvailable(_) => AUTHZ_003,
             ApiError::Validation { code, .. } => *code,
             ApiError::EmailTaken => VALIDATION_003,
             ApiError::TodoNotFound => RESOURCE_001,

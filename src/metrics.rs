@@ -65,6 +65,8 @@ pub struct Metrics {
     session_cache_live: IntGauge,
     mail_deliveries: IntCounterVec,
     mail_outbox: prometheus::IntGauge,
+    external_verifications: IntCounterVec,
+    jwks_fetches: IntCounterVec,
     breaker_state: IntGaugeVec,
     rate_limited: IntCounterVec,
 }
@@ -209,6 +211,22 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION"), profile])
             .set(1);
+        let external_verifications = IntCounterVec::new(
+            Opts::new(
+                "external_token_verifications_total",
+                "Tokens of the external issuer checked, by outcome (valid, expired, malformed, bad_signature, unknown_kid, jwks_unavailable, revoked, user_disabled)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let jwks_fetches = IntCounterVec::new(
+            Opts::new(
+                "external_jwks_fetches_total",
+                "Fetches of the external issuer's JWKS, by outcome (success, failure)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -223,6 +241,8 @@ impl Metrics {
             Box::new(breaker_state.clone()),
             Box::new(rate_limited.clone()),
             Box::new(build_info),
+            Box::new(external_verifications.clone()),
+            Box::new(jwks_fetches.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             registry.register(c).expect("metric names are unique");
@@ -239,6 +259,8 @@ impl Metrics {
             session_cache_live,
             mail_deliveries,
             mail_outbox,
+            external_verifications,
+            jwks_fetches,
             breaker_state,
             rate_limited,
         };
@@ -266,6 +288,18 @@ impl Metrics {
     /// Counts a request refused by `limit`.
     pub fn rate_limited(&self, limit: RateLimit) {
         self.rate_limited.with_label_values(&[limit.label()]).inc();
+    }
+
+    /// Counts one check of an external issuer's token by its outcome.
+    pub fn external_verification(&self, outcome: &str) {
+        self.external_verifications
+            .with_label_values(&[outcome])
+            .inc();
+    }
+
+    /// Counts one fetch of the external issuer's JWKS (`success`, `failure`).
+    pub fn jwks_fetch(&self, outcome: &str) {
+        self.jwks_fetches.with_label_values(&[outcome]).inc();
     }
 
     /// Records one finished HTTP request.

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::auth::attempts::{FailureLimit, MAIL_REQUESTS};
+use crate::auth::external::ExternalAuth;
+use crate::auth::federated::Identity;
 use crate::auth::password::PasswordHasher;
 use crate::auth::recovery::MailFlows;
 use crate::auth::service::{AuthService, AuthStores, CheckLimits};
 use crate::auth::session_cache::SessionCache;
-use crate::auth::store::{listen, OneTimeTokenStore, SessionStore, UserStore};
+use crate::auth::store::{listen, ExternalUserStore, OneTimeTokenStore, SessionStore, UserStore};
 use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
 use crate::db::{Db, Pool, Sql};
@@ -40,6 +42,8 @@ pub struct Services {
     pub mail_worker: Option<AbortOnDrop>,
     /// Whether mail is being delivered (readiness reports it; it never fails readiness).
     pub mail_health: Arc<MailHealth>,
+    /// The start-up fetch of the external issuer's JWKS.
+    pub jwks_prefetch: Option<AbortOnDrop>,
 
     pub metrics: Arc<Metrics>,
     /// The database as a whole (readiness, pool gauges).
@@ -70,6 +74,7 @@ impl Drop for AbortOnDrop {
 #[derive(Clone)]
 pub struct Stores {
     pub users: Arc<dyn UserStore>,
+    pub external_users: Arc<dyn ExternalUserStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub tokens: Arc<dyn OneTimeTokenStore>,
     pub outbox: Arc<dyn OutboxStore>,
@@ -96,6 +101,7 @@ impl Stores {
     fn over<DB: sqlx::Database>(sql: Sql<DB>) -> Self
     where
         Sql<DB>: UserStore
+            + ExternalUserStore
             + SessionStore
             + OneTimeTokenStore
             + OutboxStore
@@ -106,6 +112,7 @@ impl Stores {
         let sql = Arc::new(sql);
         Stores {
             users: sql.clone(),
+            external_users: sql.clone(),
             sessions: sql.clone(),
             tokens: sql.clone(),
             outbox: sql.clone(),
@@ -159,6 +166,16 @@ fn mail(
     Ok((flows, worker, health))
 }
 
+/// Who may sign in: `LOCAL_AUTH` and the external issuer over its users' store.
+fn identity(config: &Config, stores: &Stores, metrics: &Arc<Metrics>) -> Identity {
+    Identity {
+        local_auth: config.identity.local_auth,
+        external: config.identity.issuer.clone().map(|issuer| {
+            ExternalAuth::new(issuer, stores.external_users.clone(), metrics.clone())
+        }),
+    }
+}
+
 impl AppState {
     pub fn new(config: Config, pool: &Pool) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::new());
@@ -191,8 +208,14 @@ impl AppState {
                 config.login_failures_per_account,
             ),
             flows,
-        );
+        )
+        .with_identity(identity(&config, &stores, &metrics));
+        let jwks_prefetch = auth
+            .external()
+            .and_then(|e| e.jwks.clone())
+            .and_then(|jwks| in_runtime(|| tokio::spawn(jwks.prefetch())));
         Ok(AppState(Arc::new(Services {
+            jwks_prefetch,
             listener,
             mail_worker,
             mail_health,

@@ -3,10 +3,10 @@
 use uuid::Uuid;
 
 use super::model::{Session, SessionPage};
-use super::service::{AuthService, CurrentUser};
+use super::service::{AuthService, CurrentUser, Origin};
 use super::session_cache::Invalidation;
 use crate::db::now;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult, ErrorCode, Unavailability};
 use crate::paging::page;
 
 impl AuthService {
@@ -56,7 +56,11 @@ impl AuthService {
     /// checks count against the current-password limit): the user and, in the same
     /// statement, everything of it (todos, tags, sessions, revocations, one-time tokens,
     /// pending mail). Every token of the user is AUTH_007 afterwards, on every instance.
+    /// An external caller's account is the issuer's business: AUTHZ_003.
     pub async fn delete_account(&self, user: &CurrentUser, password: String) -> ApiResult<()> {
+        if user.origin == Origin::External {
+            return Err(ApiError::NotAvailable(Unavailability::ExternalAccount));
+        }
         let record = self
             .users
             .user_by_id(user.id)

@@ -41,7 +41,8 @@ impl AccountApi {
     /// List the caller's sessions
     ///
     /// Live sessions (not ended, refresh token not expired), one per login, most
-    /// recently used first; `current` marks the one of the presented token.
+    /// recently used first; `current` marks the one of the presented token. A caller
+    /// of the external issuer has none here (its sessions live at the issuer).
     #[oai(path = "/sessions", method = "get", operation_id = "list_sessions")]
     async fn list_sessions(
         &self,
@@ -80,7 +81,8 @@ impl AccountApi {
     /// Always the same 202 for a well-formed address, whether or not an account exists:
     /// the link goes out by mail (`{APP_URL}/reset-password?token=…`, valid 30 minutes
     /// by default, once). Rate limited per client IP (the auth bucket) and per address
-    /// (3 mails an hour; beyond that still 202, and nothing is sent).
+    /// (3 mails an hour; beyond that still 202, and nothing is sent). Accounts of the
+    /// external issuer never get one; with `LOCAL_AUTH=disabled` this is AUTHZ_003.
     #[oai(
         path = "/password-reset",
         method = "post",
@@ -89,7 +91,7 @@ impl AccountApi {
     async fn request_password_reset(
         &self,
         body: JsonBody<PasswordResetRequest>,
-    ) -> Result<Accepted, Errors<{ BODY | TOO_MANY_REQUESTS }>> {
+    ) -> Result<Accepted, Errors<{ BODY | TOO_MANY_REQUESTS | NOT_AVAILABLE }>> {
         let email = body.0.email.0;
         self.state.auth.request_password_reset(&email).await?;
         Ok(accepted(RESET_ACCEPTED))
@@ -99,7 +101,7 @@ impl AccountApi {
     ///
     /// The password follows the registration rules (VALIDATION_002). Every session of
     /// the account ends (log in again) and the token is used up; an unknown, expired or
-    /// used token is AUTH_008.
+    /// used token is AUTH_008. AUTHZ_003 with `LOCAL_AUTH=disabled`.
     #[oai(
         path = "/password-reset/confirm",
         method = "post",
@@ -108,7 +110,7 @@ impl AccountApi {
     async fn confirm_password_reset(
         &self,
         body: JsonBody<PasswordResetConfirm>,
-    ) -> Result<Json<Message>, Errors<{ BODY | UNAUTHORIZED }>> {
+    ) -> Result<Json<Message>, Errors<{ BODY | UNAUTHORIZED | NOT_AVAILABLE }>> {
         let b = body.0;
         let auth = &self.state.auth;
         auth.confirm_password_reset(&b.token.0, b.new_password.0)
@@ -134,7 +136,8 @@ impl AccountApi {
 
     /// Send the verification link again
     ///
-    /// Nothing is sent when the address is verified already. At most 3 mails an hour
+    /// Nothing is sent when the address is verified already, nor to a caller of the
+    /// external issuer (it verifies its own addresses). At most 3 mails an hour
     /// (then 429).
     #[oai(
         path = "/verify-email/resend",

@@ -45,21 +45,23 @@ pub fn client_info(req: &Request) -> ClientInfo {
     }
 }
 
-/// Errors of the rate-limited credential operations.
-type CredentialErrors = Errors<{ BODY | UNAUTHORIZED | TOO_MANY_REQUESTS }>;
+/// Errors of the rate-limited credential operations (AUTHZ_003 with `LOCAL_AUTH=disabled`).
+type CredentialErrors = Errors<{ BODY | UNAUTHORIZED | TOO_MANY_REQUESTS | NOT_AVAILABLE }>;
 /// Errors of login and token: those, and an unverified address when verification is required.
-type LoginErrors = Errors<{ BODY | UNAUTHORIZED | TOO_MANY_REQUESTS | NOT_VERIFIED }>;
+type LoginErrors =
+    Errors<{ BODY | UNAUTHORIZED | TOO_MANY_REQUESTS | NOT_VERIFIED | NOT_AVAILABLE }>;
 
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
 impl AuthApi {
     /// Register a new account
     ///
     /// Emails are case-insensitive and stored lower-cased. Rate limited per client IP.
+    /// With `LOCAL_AUTH=disabled` (the frontend's auth server owns sign-up): AUTHZ_003.
     #[oai(path = "/register", method = "post", operation_id = "register")]
     async fn register(
         &self,
         body: JsonBody<RegisterRequest>,
-    ) -> Result<Registered, Errors<{ BODY | CONFLICT | TOO_MANY_REQUESTS }>> {
+    ) -> Result<Registered, Errors<{ BODY | CONFLICT | TOO_MANY_REQUESTS | NOT_AVAILABLE }>> {
         let b = body.0;
         let user = self
             .state
@@ -75,7 +77,8 @@ impl AuthApi {
     /// Log in with email and password
     ///
     /// Unknown emails and wrong passwords get the same answer (AUTH_001). Rate limited per
-    /// client IP. With `REQUIRE_VERIFIED_EMAIL=true`, an unverified address is AUTHZ_002.
+    /// client IP. With `REQUIRE_VERIFIED_EMAIL=true`, an unverified address is AUTHZ_002;
+    /// with `LOCAL_AUTH=disabled`, every login is AUTHZ_003.
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
@@ -92,6 +95,7 @@ impl AuthApi {
     ///
     /// Form-encoded `grant_type=password&username=<email>&password=…` (Swagger UI's
     /// Authorize uses it). Extra fields such as `scope` or `client_id` are ignored.
+    /// AUTHZ_003 with `LOCAL_AUTH=disabled`.
     #[oai(path = "/token", method = "post", operation_id = "issue_token")]
     async fn token(
         &self,
@@ -108,7 +112,8 @@ impl AuthApi {
     /// Rotate a refresh token
     ///
     /// Returns a new pair; the presented refresh token stops working. Presenting an
-    /// already rotated token revokes the whole session (AUTH_004).
+    /// already rotated token revokes the whole session (AUTH_004). AUTHZ_003 with
+    /// `LOCAL_AUTH=disabled`.
     #[oai(path = "/refresh", method = "post", operation_id = "refresh_token")]
     async fn refresh(
         &self,
@@ -124,12 +129,16 @@ impl AuthApi {
     /// session's refresh token; other sessions stay valid, and an invalid
     /// `refresh_token` in the body is ignored. `others` ends every other session of the
     /// user, `all` every session, the caller's included.
+    ///
+    /// With a token of the external issuer: that token is refused here from now on
+    /// (until its `exp`); the issuer's own session is the issuer's business (sign out
+    /// there too). `others` and `all` are AUTHZ_003 for such a caller.
     #[oai(path = "/logout", method = "post", operation_id = "logout")]
     async fn logout(
         &self,
         auth: Auth,
         body: JsonBody<Option<LogoutRequest>>,
-    ) -> Result<Json<Message>, Errors<{ AUTHED | BODY }>> {
+    ) -> Result<Json<Message>, Errors<{ AUTHED | BODY | NOT_AVAILABLE }>> {
         let b = body.0.unwrap_or_default();
         let scope = b.scope.unwrap_or_default();
         let refresh = b.refresh_token.as_deref();
@@ -142,6 +151,8 @@ impl AuthApi {
     /// Change the password
     ///
     /// Revokes every session of the user, including the current one: log in again.
+    /// AUTHZ_003 for a caller of the external issuer (its password lives there) and
+    /// with `LOCAL_AUTH=disabled`.
     #[oai(
         path = "/change-password",
         method = "post",
@@ -151,7 +162,7 @@ impl AuthApi {
         &self,
         auth: Auth,
         body: JsonBody<ChangePasswordRequest>,
-    ) -> Result<Json<Message>, Errors<{ AUTHED | BODY | TOO_MANY_REQUESTS }>> {
+    ) -> Result<Json<Message>, Errors<{ AUTHED | BODY | TOO_MANY_REQUESTS | NOT_AVAILABLE }>> {
         let b = body.0;
         self.state
             .auth
@@ -173,13 +184,14 @@ impl AuthApi {
     /// Needs the account's password (VALIDATION_007 when wrong; limited like
     /// change-password, then 429). Removes the user with its todos, tags, sessions and
     /// one-time tokens in one transaction; every token of the user is AUTH_007 from then
-    /// on, on every instance.
+    /// on, on every instance. AUTHZ_003 for a caller of the external issuer (the
+    /// account lives there).
     #[oai(path = "/me", method = "delete", operation_id = "delete_me")]
     async fn delete_me(
         &self,
         auth: Auth,
         body: JsonBody<DeleteAccountRequest>,
-    ) -> Result<Deleted, Errors<{ AUTHED | BODY | TOO_MANY_REQUESTS }>> {
+    ) -> Result<Deleted, Errors<{ AUTHED | BODY | TOO_MANY_REQUESTS | NOT_AVAILABLE }>> {
         let password = body.0.password.0;
         self.state
             .auth

@@ -5,6 +5,8 @@ pub mod account_api;
 pub mod api;
 pub mod attempts;
 pub mod email;
+pub mod external;
+pub mod federated;
 pub mod model;
 pub mod onetime;
 pub mod password;

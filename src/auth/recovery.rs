@@ -15,7 +15,7 @@ use super::email::Email;
 use super::model::User;
 use super::onetime::{self, NewOneTimeToken, RESET, VERIFY};
 use super::password::check_strength;
-use super::service::{AuthService, CurrentUser};
+use super::service::{AuthService, CurrentUser, Origin};
 use super::session_cache::Invalidation;
 use super::store::{OneTimeTokenStore, UserStore};
 use crate::db::now;
@@ -92,6 +92,7 @@ impl AuthService {
     /// Asks for a reset mail. Always `Ok` for a well-formed address: unknown addresses
     /// and addresses over their hourly allowance get no mail, and cannot be told apart.
     pub async fn request_password_reset(&self, email: &str) -> ApiResult<()> {
+        self.local_only()?;
         let email = Email::parse(email)?;
         if !self.mail.settings.enabled {
             tracing::warn!("password reset requested, but MAIL_ENABLED=false: nothing is sent");
@@ -114,6 +115,7 @@ impl AuthService {
     /// Sets a new password with a reset token (AUTH_008 when it is not usable; the
     /// strength rules first): every session of the user ends, the token is consumed.
     pub async fn confirm_password_reset(&self, token: &str, new_password: String) -> ApiResult<()> {
+        self.local_only()?;
         check_token(token)?;
         check_strength("new_password", &new_password)?;
         let hash = onetime::hash(token);
@@ -151,7 +153,11 @@ impl AuthService {
 
     /// Sends the caller a new verification mail, unless the address is verified
     /// already (RATE_LIMIT_001 beyond 3 an hour).
+    /// The external issuer verifies its own users' addresses: nothing is sent to them.
     pub async fn resend_verification(&self, user: &CurrentUser) -> ApiResult<()> {
+        if user.origin == Origin::External {
+            return Ok(());
+        }
         let record = self
             .users
             .user_by_id(user.id)

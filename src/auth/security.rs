@@ -27,7 +27,23 @@ pub enum TodoScopes {
 )]
 pub struct OAuth2Auth(CurrentUser);
 
-/// A bearer JWT access token from login, token or refresh.
+/// A token of the frontend's auth server (only when this service is configured with
+/// `EXTERNAL_ISSUER`): paste it as is. Better Auth: the `token` of
+/// `GET /api/auth/token` (JWT plugin); an OIDC provider (Auth0, Keycloak, …): its
+/// access token for this API's audience. Its `iss` must be `EXTERNAL_ISSUER`; it is
+/// verified with the issuer's JWKS (`EXTERNAL_JWKS_URL`) by `kid`. The first valid token
+/// of a subject creates its user here.
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "externalBearer",
+    ty = "bearer",
+    bearer_format = "JWT",
+    checker = "defer_to_bearer"
+)]
+pub struct ExternalBearer(CurrentUser);
+
+/// A bearer JWT access token from login, token or refresh (or, with `EXTERNAL_ISSUER`,
+/// the external issuer's token: see `externalBearer`).
 #[derive(SecurityScheme)]
 #[oai(
     rename = "bearerAuth",
@@ -37,10 +53,11 @@ pub struct OAuth2Auth(CurrentUser);
 )]
 pub struct BearerAuth(CurrentUser);
 
-/// Either scheme: the same access token, however it was obtained.
+/// Any scheme: the same `Authorization: Bearer` header, however the token was obtained.
 #[derive(SecurityScheme)]
 pub enum Auth {
     OAuth2(OAuth2Auth),
+    External(ExternalBearer),
     Bearer(BearerAuth),
 }
 
@@ -48,16 +65,19 @@ impl Auth {
     /// The authenticated caller.
     pub fn user(&self) -> &CurrentUser {
         match self {
-            Auth::OAuth2(OAuth2Auth(u)) | Auth::Bearer(BearerAuth(u)) => u,
+            Auth::OAuth2(OAuth2Auth(u))
+            | Auth::External(ExternalBearer(u))
+            | Auth::Bearer(BearerAuth(u)) => u,
         }
     }
 }
 
-/// Both schemes read the same `Authorization: Bearer` token and `Auth` tries the OAuth2
-/// variant first, keeping the error of the last one: checking the token here as well
-/// would verify every refused token twice (two database round trips; twice the
-/// connection timeout while the database is down). So the OAuth2 variant only declares
-/// the scheme, and `BearerAuth` makes the one real check.
+/// The schemes read the same `Authorization: Bearer` token and `Auth` tries them in
+/// order, keeping the error of the last one: checking the token in each would verify
+/// every refused token three times (three database round trips; three times the
+/// connection timeout while the database is down). So the OAuth2 and external variants
+/// only declare their schemes, and `BearerAuth` (last) makes the one real check, for
+/// the service's own tokens and the external issuer's alike.
 async fn defer_to_bearer(_req: &Request, _bearer: Bearer) -> poem::Result<CurrentUser> {
     Err(ApiError::InvalidToken.into())
 }

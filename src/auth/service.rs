@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::attempts::{self, FailureLimit};
 use super::email::Email;
+use super::federated::Identity;
 use super::model::{ClientInfo, LogoutScope, TokenPair, TokenType, User};
 use super::password::{check_strength, PasswordHasher};
 use super::recovery::MailFlows;
@@ -13,16 +14,27 @@ use super::session_cache::{Invalidation, SessionCache};
 use super::store::{NewSession, Rotation, SessionStore, UserRecord, UserStore};
 use super::tokens::{Claims, TokenKeys, TokenKind};
 use crate::db::{now, StoreError};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult, ErrorCode, Unavailability};
 use crate::http::rate_limit::RateLimitStore;
 use crate::metrics::Metrics;
 use crate::text::check_text;
 use crate::wire::MAX_NAME;
 
+/// Who signed the caller's token in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// This service (login, token, refresh).
+    Local,
+    /// The configured external issuer.
+    External,
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub id: Uuid,
+    pub origin: Origin,
+    /// The token's claims (for an external token: as [`super::federated`] maps them).
     pub claims: Claims,
 }
 
@@ -36,6 +48,7 @@ pub struct AuthService {
     pub(super) cache: Arc<SessionCache>,
     pub(super) limits: CheckLimits,
     pub(super) mail: MailFlows,
+    pub(super) identity: Identity,
 }
 
 /// The stores the auth rules work on.
@@ -81,7 +94,14 @@ impl AuthService {
             cache,
             limits,
             mail,
+            identity: Identity::default(),
         }
+    }
+
+    /// The same rules with `identity` deciding who may sign in.
+    pub fn with_identity(mut self, identity: Identity) -> Self {
+        self.identity = identity;
+        self
     }
 
     /// Logs an auth event (never with credentials) and counts it.
@@ -100,6 +120,7 @@ impl AuthService {
         password: String,
         name: Option<String>,
     ) -> ApiResult<User> {
+        self.local_only()?;
         let email = Email::parse(email)?;
         check_strength("password", &password)?;
         if let Some(n) = &name {
@@ -138,6 +159,7 @@ impl AuthService {
         password: String,
         client: ClientInfo,
     ) -> ApiResult<TokenPair> {
+        self.local_only()?;
         let email = Email::parse(email)?;
         self.login_canonical(&email, password, client).await
     }
@@ -150,6 +172,7 @@ impl AuthService {
         password: String,
         client: ClientInfo,
     ) -> ApiResult<TokenPair> {
+        self.local_only()?;
         if grant_type != "password" {
             return Err(ApiError::invalid(
                 ErrorCode::VALIDATION_006,
@@ -240,6 +263,7 @@ impl AuthService {
 
     /// Rotates a refresh token; a replayed one revokes its whole session (AUTH_004).
     pub async fn refresh(&self, refresh_token: &str) -> ApiResult<TokenPair> {
+        self.local_only()?;
         let claims = self.keys.decode(refresh_token, TokenKind::Refresh)?;
         let Some(user) = self.users.user_by_id(claims.sub).await? else {
             return Err(ApiError::UserGone);
@@ -275,11 +299,16 @@ impl AuthService {
 
     /// Verifies an access token for a request: signature, type, expiry, revocation, user.
     /// A session the database found live is remembered until something revokes it.
+    /// A token whose `iss` is the external issuer's is verified by it alone.
     pub async fn authenticate(&self, token: &str) -> ApiResult<CurrentUser> {
+        if let Some(external) = self.external_for(token) {
+            return self.authenticate_external(external, token).await;
+        }
         let claims = self.keys.decode(token, TokenKind::Access)?;
         if self.cache.contains(claims.sid, claims.sub) {
             return Ok(CurrentUser {
                 id: claims.sub,
+                origin: Origin::Local,
                 claims,
             });
         }
@@ -298,6 +327,7 @@ impl AuthService {
                 }
                 Ok(CurrentUser {
                     id: claims.sub,
+                    origin: Origin::Local,
                     claims,
                 })
             }
@@ -306,7 +336,8 @@ impl AuthService {
 
     /// Logs out: `current` revokes the caller's access token and session, and the
     /// session of `refresh_token` when it is a valid refresh token of the same user;
-    /// `others` ends every other session of the user; `all` does both.
+    /// `others` ends every other session of the user; `all` does both. An external
+    /// caller has no session here: `current` revokes its token, the rest is AUTHZ_003.
     pub async fn logout(
         &self,
         user: &CurrentUser,
@@ -315,6 +346,9 @@ impl AuthService {
     ) -> ApiResult<()> {
         let at = now();
         let c = &user.claims;
+        if user.origin == Origin::External && scope != LogoutScope::Current {
+            return Err(ApiError::NotAvailable(Unavailability::ExternalAccount));
+        }
         if scope != LogoutScope::Others {
             self.sessions
                 .logout(c.sid, user.id, c.jti, c.expires_at(), at)
@@ -349,6 +383,7 @@ impl AuthService {
         current: String,
         new: String,
     ) -> ApiResult<()> {
+        self.password_account(user)?;
         let record = self
             .users
             .user_by_id(user.id)

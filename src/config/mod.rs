@@ -11,11 +11,12 @@ use std::time::Duration;
 mod secret;
 mod table;
 
-pub use secret::{secret_weakness, Weakness, MIN_DISTINCT_BYTES, MIN_ENTROPY_BITS};
+pub use secret::{secret_weakness, secrets_equal, Weakness, MIN_DISTINCT_BYTES, MIN_ENTROPY_BITS};
 pub use table::{all_settings, help_text, Lookup, Setting, SETTINGS};
 
 use anyhow::{anyhow, bail, Context};
 
+use crate::auth::external::{ExternalSettings, KeySource};
 use crate::db::DbSettings;
 use crate::mail::MailSettings;
 
@@ -79,6 +80,8 @@ pub struct Config {
     pub db: DbSettings,
     /// The mail flows: SMTP, links, one-time token lifetimes (`SMTP_URL`, `MAIL_*`, …).
     pub mail: MailSettings,
+    /// Local accounts on or off, and the external issuer (`LOCAL_AUTH`, `EXTERNAL_*`).
+    pub identity: ExternalSettings,
     pub cors_origins: Vec<String>,
     /// Request headers CORS allows besides the API's own and the W3C trace context.
     pub cors_allow_headers: Vec<String>,
@@ -206,6 +209,7 @@ impl Config {
             database_listen_url: env.value("DATABASE_LISTEN_URL"),
             db: DbSettings::from_lookup(&get)?,
             mail: MailSettings::from_lookup(&get, app_env == AppEnv::Production)?,
+            identity: ExternalSettings::from_lookup(&get, app_env == AppEnv::Production)?,
             cors_origins: comma_list(&env.text("CORS_ORIGINS")),
             cors_allow_headers: header_names(&env.text("CORS_ALLOW_HEADERS"))?,
             auth_rate_limit_per_minute: env.parse("AUTH_RATE_LIMIT_PER_MINUTE")?,
@@ -248,10 +252,28 @@ impl Config {
                     anyhow!("DATABASE_LISTEN_URL is not a postgres://USER[:PASS]@HOST:PORT/DB URL")
                 })?;
         }
+        self.validate_identity()?;
         let a = self.argon2;
         argon2::Params::new(a.memory_kib, a.iterations, a.parallelism, None)
             .map_err(|e| anyhow!("invalid Argon2 parameters: {e}"))
             .context("check ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM")?;
+        Ok(())
+    }
+
+    /// The external issuer against the service's own tokens: its `iss` and its shared
+    /// secret must not be the service's own (tokens are routed to keys by `iss`).
+    fn validate_identity(&self) -> anyhow::Result<()> {
+        let Some(ext) = &self.identity.issuer else {
+            return Ok(());
+        };
+        if self.jwt_issuer.as_deref() == Some(ext.issuer.as_str()) {
+            bail!("EXTERNAL_ISSUER equals JWT_ISSUER: the service's own tokens and the external ones must name different issuers");
+        }
+        if let KeySource::Secret(secret) = &ext.keys {
+            if secrets_equal(secret.expose(), self.jwt_secret.expose()) {
+                bail!("EXTERNAL_JWT_SECRET equals JWT_SECRET_KEY: the external issuer's secret must differ from the service's signing key (or it could sign tokens as this service)");
+            }
+        }
         Ok(())
     }
 

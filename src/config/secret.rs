@@ -153,3 +153,8 @@ fn entropy_bits(bytes: &[u8]) -> u32 {
         .sum();
     (per_byte * n) as u32
 }
+/// Whether two secrets are equal, in time independent of where they differ (the
+/// lengths are not secret).
+pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -6,6 +6,7 @@ use std::fmt;
 use anyhow::{anyhow, bail};
 
 use super::DEFAULT_DATABASE_URL;
+use crate::auth::external::ExternalSettings;
 use crate::db::DbSettings;
 use crate::mail::MailSettings;
 
@@ -64,12 +65,14 @@ pub const SETTINGS: &[Setting] = &[
     set("OTEL_SERVICE_NAME", "todo-api", "service name on exported traces"),
 ];
 
-/// Every variable: the service's, then the database layer's, then the mail flows'.
+/// Every variable: the service's, then the database layer's, the mail flows', and the
+/// identity settings (local accounts, external issuer).
 pub fn all_settings() -> impl Iterator<Item = &'static Setting> {
     SETTINGS
         .iter()
         .chain(DbSettings::VARIABLES)
         .chain(MailSettings::VARIABLES)
+        .chain(ExternalSettings::VARIABLES)
 }
 
 /// The `--help` section listing every variable with its default and meaning.

@@ -22,6 +22,9 @@ pub const UNPROCESSABLE: u32 = 1 << 7;
 pub const TOO_MANY_REQUESTS: u32 = 1 << 8;
 /// Login refused until the email address is verified (never with [`FORBIDDEN`]).
 pub const NOT_VERIFIED: u32 = 1 << 9;
+/// Not available here (403 AUTHZ_003): local accounts switched off, or a password
+/// operation called by an externally authenticated user (never with [`FORBIDDEN`]).
+pub const NOT_AVAILABLE: u32 = 1 << 10;
 /// What every operation that reads a JSON or form body can return.
 pub const BODY: u32 = PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE | UNPROCESSABLE;
 /// What every bearer-authenticated operation can return.
@@ -42,6 +45,18 @@ const TABLE: &[(u32, u16, &str)] = &[
         NOT_VERIFIED,
         403,
         "Email address not verified while verification is required (AUTHZ_002)",
+    ),
+    (
+        NOT_AVAILABLE,
+        403,
+        "Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the \
+         caller signed in with the external identity provider (AUTHZ_003)",
+    ),
+    (
+        NOT_VERIFIED | NOT_AVAILABLE,
+        403,
+        "Email address not verified while verification is required (AUTHZ_002); local \
+         accounts switched off (LOCAL_AUTH=disabled, AUTHZ_003)",
     ),
     (NOT_FOUND, 404, "No such resource (RESOURCE_*)"),
     (
@@ -98,6 +113,17 @@ impl<const S: u32> From<Errors<S>> for poem::Error {
     }
 }
 
+/// Whether a row of [`TABLE`] is in the spec of an operation with the statuses `s`:
+/// all its bits are set, and no other applicable row of its status has more of them
+/// (so an operation with two kinds of 403 lists the one combined row).
+fn applies(s: u32, &(mask, status, _): &(u32, u16, &str)) -> bool {
+    let fits = |m: u32| m == 0 || s & m == m;
+    fits(mask)
+        && !TABLE
+            .iter()
+            .any(|&(m, st, _)| st == status && fits(m) && m.count_ones() > mask.count_ones())
+}
+
 fn retry_after() -> MetaHeader {
     MetaHeader {
         name: "Retry-After".into(),
@@ -112,7 +138,7 @@ impl<const S: u32> ApiResponse for Errors<S> {
     fn meta() -> MetaResponses {
         let responses = TABLE
             .iter()
-            .filter(|(bit, _, _)| *bit == 0 || S & bit != 0)
+            .filter(|row| applies(S, row))
             .map(|&(_, status, description)| MetaResponse {
                 description,
                 status: Some(status),

@@ -34,6 +34,24 @@ pub struct HealthChecks {
     /// reached it (true when the mail flows are off). Informational: a slow or
     /// unreachable SMTP server never makes the service unready (mail waits in the outbox).
     pub mail: bool,
+    /// Only with an external issuer (`EXTERNAL_ISSUER`): its keys are held and fresh
+    /// (fetched within `EXTERNAL_JWKS_CACHE_SECONDS`, or the last fetch succeeded;
+    /// always true with a shared secret). Informational: while the issuer is down the
+    /// last good keys keep verifying, so it never makes the service unready.
+    #[oai(skip_serializing_if_is_none)]
+    pub identity_provider: Option<bool>,
+}
+
+/// The external issuer's key set, as `/health` reports it.
+#[derive(Debug, Clone, Object)]
+pub struct IdentityProviderKeys {
+    /// Whether a JWKS was fetched (false with a shared secret: nothing to fetch).
+    pub fetched: bool,
+    /// Keys held from the last successful fetch.
+    pub keys: i64,
+    /// Seconds since that fetch.
+    #[oai(skip_serializing_if_is_none)]
+    pub age_seconds: Option<i64>,
 }
 
 /// Readiness report.
@@ -41,6 +59,9 @@ pub struct HealthChecks {
 pub struct Health {
     pub status: HealthStatus,
     pub checks: HealthChecks,
+    /// Only with an external issuer using a JWKS: its key set.
+    #[oai(skip_serializing_if_is_none)]
+    pub identity_provider_keys: Option<IdentityProviderKeys>,
     /// The service version.
     pub version: String,
     pub timestamp: Timestamp,
@@ -69,12 +90,37 @@ pub enum HealthResponse {
     NotReady(Json<Health>),
 }
 
+impl OpsApi {
+    /// The external issuer's check and key set (`None` without one). A stale or
+    /// missing key set is fetched again in the background (at most once per refetch
+    /// interval).
+    fn identity_provider(&self) -> (Option<bool>, Option<IdentityProviderKeys>) {
+        let Some(external) = self.state.auth.external() else {
+            return (None, None);
+        };
+        let Some(jwks) = &external.jwks else {
+            return (Some(true), None);
+        };
+        let status = jwks.status();
+        if !status.fresh {
+            tokio::spawn(jwks.clone().maintain());
+        }
+        let keys = IdentityProviderKeys {
+            fetched: status.age.is_some(),
+            keys: status.keys as i64,
+            age_seconds: status.age.map(|a| a.as_secs() as i64),
+        };
+        (Some(status.fresh), Some(keys))
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Operations")]
 impl OpsApi {
     /// Readiness
     ///
     /// 200 when the database answers within 2 s, else 503 naming the failing check.
-    /// `checks.mail` only informs: mail waits in the outbox while SMTP is away.
+    /// `checks.mail` only informs: mail waits in the outbox while SMTP is away; so does
+    /// `checks.identity_provider` (with `EXTERNAL_ISSUER`): cached keys keep working.
     #[oai(path = "/health", method = "get", operation_id = "get_health")]
     async fn health(&self) -> HealthResponse {
         // The ping goes through the store's circuit breaker: while it is open this
@@ -91,6 +137,7 @@ impl OpsApi {
                     false
                 }
             };
+        let (identity_provider, identity_provider_keys) = self.identity_provider();
         let health = Health {
             status: if database {
                 HealthStatus::Healthy
@@ -101,7 +148,9 @@ impl OpsApi {
                 database,
                 token_revocation: database,
                 mail: self.state.mail_health.ok(),
+                identity_provider,
             },
+            identity_provider_keys,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             timestamp: Utc::now().into(),
         };

@@ -24,6 +24,7 @@ mod auth;
 mod contract;
 mod cors;
 mod errors;
+mod external;
 mod mail;
 mod migrations;
 mod operations;

@@ -16,6 +16,7 @@ export interface paths {
         /**
          * Register a new account
          * @description Emails are case-insensitive and stored lower-cased. Rate limited per client IP.
+         *     With `LOCAL_AUTH=disabled` (the frontend's auth server owns sign-up): AUTHZ_003.
          */
         post: operations["register"];
         delete?: never;
@@ -36,7 +37,8 @@ export interface paths {
         /**
          * Log in with email and password
          * @description Unknown emails and wrong passwords get the same answer (AUTH_001). Rate limited per
-         *     client IP. With `REQUIRE_VERIFIED_EMAIL=true`, an unverified address is AUTHZ_002.
+         *     client IP. With `REQUIRE_VERIFIED_EMAIL=true`, an unverified address is AUTHZ_002;
+         *     with `LOCAL_AUTH=disabled`, every login is AUTHZ_003.
          */
         post: operations["login"];
         delete?: never;
@@ -58,6 +60,7 @@ export interface paths {
          * OAuth2 password grant
          * @description Form-encoded `grant_type=password&username=<email>&password=…` (Swagger UI's
          *     Authorize uses it). Extra fields such as `scope` or `client_id` are ignored.
+         *     AUTHZ_003 with `LOCAL_AUTH=disabled`.
          */
         post: operations["issue_token"];
         delete?: never;
@@ -78,7 +81,8 @@ export interface paths {
         /**
          * Rotate a refresh token
          * @description Returns a new pair; the presented refresh token stops working. Presenting an
-         *     already rotated token revokes the whole session (AUTH_004).
+         *     already rotated token revokes the whole session (AUTH_004). AUTHZ_003 with
+         *     `LOCAL_AUTH=disabled`.
          */
         post: operations["refresh_token"];
         delete?: never;
@@ -102,6 +106,10 @@ export interface paths {
          *     session's refresh token; other sessions stay valid, and an invalid
          *     `refresh_token` in the body is ignored. `others` ends every other session of the
          *     user, `all` every session, the caller's included.
+         *
+         *     With a token of the external issuer: that token is refused here from now on
+         *     (until its `exp`); the issuer's own session is the issuer's business (sign out
+         *     there too). `others` and `all` are AUTHZ_003 for such a caller.
          */
         post: operations["logout"];
         delete?: never;
@@ -122,6 +130,8 @@ export interface paths {
         /**
          * Change the password
          * @description Revokes every session of the user, including the current one: log in again.
+         *     AUTHZ_003 for a caller of the external issuer (its password lives there) and
+         *     with `LOCAL_AUTH=disabled`.
          */
         post: operations["change_password"];
         delete?: never;
@@ -146,7 +156,8 @@ export interface paths {
          * @description Needs the account's password (VALIDATION_007 when wrong; limited like
          *     change-password, then 429). Removes the user with its todos, tags, sessions and
          *     one-time tokens in one transaction; every token of the user is AUTH_007 from then
-         *     on, on every instance.
+         *     on, on every instance. AUTHZ_003 for a caller of the external issuer (the
+         *     account lives there).
          */
         delete: operations["delete_me"];
         options?: never;
@@ -164,7 +175,8 @@ export interface paths {
         /**
          * List the caller's sessions
          * @description Live sessions (not ended, refresh token not expired), one per login, most
-         *     recently used first; `current` marks the one of the presented token.
+         *     recently used first; `current` marks the one of the presented token. A caller
+         *     of the external issuer has none here (its sessions live at the issuer).
          */
         get: operations["list_sessions"];
         put?: never;
@@ -211,7 +223,8 @@ export interface paths {
          * @description Always the same 202 for a well-formed address, whether or not an account exists:
          *     the link goes out by mail (`{APP_URL}/reset-password?token=…`, valid 30 minutes
          *     by default, once). Rate limited per client IP (the auth bucket) and per address
-         *     (3 mails an hour; beyond that still 202, and nothing is sent).
+         *     (3 mails an hour; beyond that still 202, and nothing is sent). Accounts of the
+         *     external issuer never get one; with `LOCAL_AUTH=disabled` this is AUTHZ_003.
          */
         post: operations["request_password_reset"];
         delete?: never;
@@ -233,7 +246,7 @@ export interface paths {
          * Set a new password with a reset link's token
          * @description The password follows the registration rules (VALIDATION_002). Every session of
          *     the account ends (log in again) and the token is used up; an unknown, expired or
-         *     used token is AUTH_008.
+         *     used token is AUTH_008. AUTHZ_003 with `LOCAL_AUTH=disabled`.
          */
         post: operations["confirm_password_reset"];
         delete?: never;
@@ -275,7 +288,8 @@ export interface paths {
         put?: never;
         /**
          * Send the verification link again
-         * @description Nothing is sent when the address is verified already. At most 3 mails an hour
+         * @description Nothing is sent when the address is verified already, nor to a caller of the
+         *     external issuer (it verifies its own addresses). At most 3 mails an hour
          *     (then 429).
          */
         post: operations["resend_verification"];
@@ -410,7 +424,8 @@ export interface paths {
         /**
          * Readiness
          * @description 200 when the database answers within 2 s, else 503 naming the failing check.
-         *     `checks.mail` only informs: mail waits in the outbox while SMTP is away.
+         *     `checks.mail` only informs: mail waits in the outbox while SMTP is away; so does
+         *     `checks.identity_provider` (with `EXTERNAL_ISSUER`): cached keys keep working.
          */
         get: operations["get_health"];
         put?: never;
@@ -496,7 +511,7 @@ export interface components {
          * @description Every error code of the contract (`shared/API.md`), each with one HTTP status.
          * @enum {string}
          */
-        ErrorCode: "AUTH_001" | "AUTH_002" | "AUTH_003" | "AUTH_004" | "AUTH_005" | "AUTH_006" | "AUTH_007" | "AUTH_008" | "AUTHZ_001" | "AUTHZ_002" | "VALIDATION_001" | "VALIDATION_002" | "VALIDATION_003" | "VALIDATION_004" | "VALIDATION_005" | "VALIDATION_006" | "VALIDATION_007" | "VALIDATION_008" | "VALIDATION_009" | "RESOURCE_001" | "RESOURCE_002" | "RESOURCE_003" | "RESOURCE_004" | "CONFLICT_001" | "PRECONDITION_001" | "RATE_LIMIT_001" | "REQUEST_001" | "REQUEST_002" | "REQUEST_003" | "SERVER_001" | "SERVER_002";
+        ErrorCode: "AUTH_001" | "AUTH_002" | "AUTH_003" | "AUTH_004" | "AUTH_005" | "AUTH_006" | "AUTH_007" | "AUTH_008" | "AUTHZ_001" | "AUTHZ_002" | "AUTHZ_003" | "VALIDATION_001" | "VALIDATION_002" | "VALIDATION_003" | "VALIDATION_004" | "VALIDATION_005" | "VALIDATION_006" | "VALIDATION_007" | "VALIDATION_008" | "VALIDATION_009" | "RESOURCE_001" | "RESOURCE_002" | "RESOURCE_003" | "RESOURCE_004" | "CONFLICT_001" | "PRECONDITION_001" | "RATE_LIMIT_001" | "REQUEST_001" | "REQUEST_002" | "REQUEST_003" | "SERVER_001" | "SERVER_002";
         /**
          * ErrorDetails
          * @description Machine-readable context of an error; empty for most codes.
@@ -512,6 +527,8 @@ export interface components {
         Health: {
             status: components["schemas"]["HealthStatus"];
             checks: components["schemas"]["HealthChecks"];
+            /** @description Only with an external issuer using a JWKS: its key set. */
+            identity_provider_keys?: components["schemas"]["IdentityProviderKeys"] & unknown;
             /** @description The service version. */
             version: string;
             /** Format: date-time */
@@ -532,12 +549,37 @@ export interface components {
              *     unreachable SMTP server never makes the service unready (mail waits in the outbox).
              */
             mail: boolean;
+            /**
+             * @description Only with an external issuer (`EXTERNAL_ISSUER`): its keys are held and fresh
+             *     (fetched within `EXTERNAL_JWKS_CACHE_SECONDS`, or the last fetch succeeded;
+             *     always true with a shared secret). Informational: while the issuer is down the
+             *     last good keys keep verifying, so it never makes the service unready.
+             */
+            identity_provider?: boolean;
         };
         /**
          * @description `healthy` or `unhealthy`.
          * @enum {string}
          */
         HealthStatus: "healthy" | "unhealthy";
+        /**
+         * IdentityProviderKeys
+         * @description The external issuer's key set, as `/health` reports it.
+         */
+        IdentityProviderKeys: {
+            /** @description Whether a JWKS was fetched (false with a shared secret: nothing to fetch). */
+            fetched: boolean;
+            /**
+             * Format: int64
+             * @description Keys held from the last successful fetch.
+             */
+            keys: number;
+            /**
+             * Format: int64
+             * @description Seconds since that fetch.
+             */
+            age_seconds?: number;
+        };
         /**
          * Live
          * @description Liveness report.
@@ -915,6 +957,15 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["User"];
                 };
             };
+            /** @description Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the caller signed in with the external identity provider (AUTHZ_003) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Conflicts with existing data (VALIDATION_003, CONFLICT_001) */
             409: {
                 headers: {
@@ -1014,7 +1065,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Email address not verified while verification is required (AUTHZ_002) */
+            /** @description Email address not verified while verification is required (AUTHZ_002); local accounts switched off (LOCAL_AUTH=disabled, AUTHZ_003) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1113,7 +1164,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Email address not verified while verification is required (AUTHZ_002) */
+            /** @description Email address not verified while verification is required (AUTHZ_002); local accounts switched off (LOCAL_AUTH=disabled, AUTHZ_003) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1212,6 +1263,15 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the caller signed in with the external identity provider (AUTHZ_003) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
@@ -1302,6 +1362,15 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the caller signed in with the external identity provider (AUTHZ_003) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
@@ -1374,6 +1443,15 @@ export interface operations {
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the caller signed in with the external identity provider (AUTHZ_003) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1511,6 +1589,15 @@ export interface operations {
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the caller signed in with the external identity provider (AUTHZ_003) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1729,6 +1816,15 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Message"];
                 };
             };
+            /** @description Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the caller signed in with the external identity provider (AUTHZ_003) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
@@ -1812,6 +1908,15 @@ export interface operations {
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the caller signed in with the external identity provider (AUTHZ_003) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

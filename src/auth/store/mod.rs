@@ -2,6 +2,7 @@
 //! for both backends (`sql.rs`) and the PostgreSQL listener that feeds the session
 //! cache (`listen.rs`).
 
+mod external;
 mod listen;
 mod sql;
 mod tokens;
@@ -13,6 +14,7 @@ use uuid::Uuid;
 use super::email::Email;
 use crate::db::StoreResult;
 
+pub use external::{ExternalProfile, ExternalUserRow, ExternalUserStore, NO_PASSWORD};
 pub use listen::listen;
 pub use tokens::{OneTimeTokenStore, TokenWriter};
 
@@ -91,7 +93,8 @@ pub trait UserStore: Send + Sync {
         user: &UserRecord,
         verification: Option<&(NewOneTimeToken, NewMail)>,
     ) -> StoreResult<()>;
-    /// The user whose stored email is `email` (compared as the unique index does).
+    /// The local user whose stored email is `email` (compared as the unique index
+    /// does); never a user of the external issuer.
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>>;
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>>;
     async fn touch_last_login(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;

@@ -65,7 +65,9 @@ macro_rules! user_store {
             async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
                 // Both sides through the database's lower(), as the unique index on
                 // lower(email) compares: the key is one definition of "the same address".
-                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)");
+                // External users are not keyed by address: a login never finds them.
+                let sql = format!("SELECT {USER_COLUMNS} FROM users \
+                     WHERE lower(email) = lower($1) AND external_issuer IS NULL");
                 self.guard
                     .run("user_by_email", async {
                         sqlx::query_as(&sql).bind(email.as_str()).fetch_optional(&self.pool).await
@@ -311,7 +313,7 @@ macro_rules! session_store {
                        (SELECT COUNT(*) FROM sessions s WHERE s.id = $2 AND s.user_id = u.id AND s.revoked_at IS NULL \
                          AND s.credentials_version = u.credentials_version) AS active_sessions, \
                        (SELECT COUNT(*) FROM revoked_tokens r WHERE r.jti = $3) AS revoked \
-                     FROM users u WHERE u.id = $1",
+                     FROM users u WHERE u.id = $1 AND u.external_issuer IS NULL",
                 )
                 .bind(user_id)
                 .bind(session_id)

@@ -15,6 +15,7 @@ pub const CATALOG: &[(&str, u16)] = &[
     ("AUTH_008", 401),
     ("AUTHZ_001", 403),
     ("AUTHZ_002", 403),
+    ("AUTHZ_003", 403),
     ("VALIDATION_001", 422),
     ("VALIDATION_002", 422),
     ("VALIDATION_003", 409),
@@ -209,6 +210,7 @@ fn auth_pairs() -> Vec<Pair> {
         t.push((op, 429, "RATE_LIMIT_001"));
     }
     t.extend(account_pairs());
+    t.extend(identity_pairs());
     t
 }
 
@@ -234,6 +236,25 @@ fn account_pairs() -> Vec<Pair> {
         ("verify_email", 422, "VALIDATION_004"),
         ("verify_email", 422, "VALIDATION_005"),
     ]
+}
+
+/// Local accounts switched off (`LOCAL_AUTH=disabled`), or a password operation of an
+/// external issuer's user: 403 AUTHZ_003.
+fn identity_pairs() -> Vec<Pair> {
+    [
+        "register",
+        "login",
+        "issue_token",
+        "refresh_token",
+        "request_password_reset",
+        "confirm_password_reset",
+        "change_password",
+        "logout",
+        "delete_me",
+    ]
+    .iter()
+    .map(|op| (*op, 403, "AUTHZ_003"))
+    .collect()
 }
 
 /// Body framing: every operation with a body refuses other media types and more than 1 MiB.

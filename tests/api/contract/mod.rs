@@ -255,6 +255,27 @@ fn verification_phase(
     w.requests.get()
 }
 
+/// With local accounts off and an external issuer (shared secret), the local-account
+/// and password operations answer 403 AUTHZ_003. Returns the number of requests sent.
+fn identity_phase(
+    rt: &tokio::runtime::Runtime,
+    backend: Backend,
+    spec: &Spec,
+    ledger: &RefCell<Ledger>,
+    violations: &RefCell<Vec<Violation>>,
+) -> u64 {
+    let vars = [
+        ("LOCAL_AUTH", "disabled"),
+        ("EXTERNAL_ISSUER", crate::external::issuer::ISSUER),
+        ("EXTERNAL_JWT_SECRET", world::SHARED_SECRET),
+    ];
+    let app = rt.block_on(TestApp::spawn_with(backend, &vars));
+    let w = World::bare(&app, spec, ledger, violations, false);
+    w.phase.set(Phase::Sweep);
+    rt.block_on(w.not_available());
+    w.requests.get()
+}
+
 fn run(backend: Backend) {
     let started = std::time::Instant::now();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -280,7 +301,8 @@ fn run(backend: Backend) {
     drop(app);
 
     let limited = rate_limit_phase(&rt, backend, &spec, &ledger, &violations)
-        + verification_phase(&rt, backend, &spec, &ledger, &violations);
+        + verification_phase(&rt, backend, &spec, &ledger, &violations)
+        + identity_phase(&rt, backend, &spec, &ledger, &violations);
     let totals = Totals {
         sweep: sweep_requests,
         fuzz: fuzz_requests,

@@ -7,6 +7,7 @@
 //! ledger like any other.
 
 mod execute;
+mod identity;
 mod resolve;
 mod tokens;
 
@@ -25,6 +26,7 @@ use super::input::Body;
 use super::ledger::{Ledger, Phase, Violation};
 use super::spec::Spec;
 pub use execute::Expected;
+pub use identity::SHARED_SECRET;
 use resolve::{forged_principal, user_id};
 
 #[derive(Clone, Debug)]
