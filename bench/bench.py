@@ -718,6 +718,11 @@ def reset_todos(cfg: Config) -> None:
     psql(cfg, "-c", "VACUUM ANALYZE todos, todo_tags")
 
 
+# What the SQLite run measures: the reads, and the writes whose cost `SQLITE_SYNCHRONOUS`
+# decides.
+SQLITE_SCENARIOS = ("list", "get", "create", "patch", "live")
+
+
 def seed_sqlite(cfg: Config, path: Path, phc: str) -> None:
     """Same rows as seed_pg.sql, in the SQLite encoding sqlx uses (UUID as 16-byte BLOB,
     timestamps as RFC 3339 text with +00:00, booleans as integers)."""
@@ -1159,7 +1164,7 @@ def judge(results: dict) -> list[dict]:
         rows.append({"scenario": name, "backend": "postgres", "rps": s["rps"], "p50_ms": s["p50_ms"],
                      "p99_ms": s["p99_ms"], "errors": s["errors"], "baseline": key,
                      "baseline_tps": b, "ratio": ratio, "target": target, "pass": ok})
-    for name in ("list", "get", "live"):
+    for name in SQLITE_SCENARIOS:
         s = results.get("sqlite", {}).get("scenarios", {}).get(name)
         if s:
             rows.append({"scenario": name, "backend": "sqlite", "rps": s["rps"], "p50_ms": s["p50_ms"],
@@ -1392,7 +1397,7 @@ def main() -> int:
             log("seeded SQLite")
             sq = {"scenarios": {}}
             sq["load_users"] = login_tokens(cfg, sserver, sq_dir / "data")
-            for name in ("list", "get", "live"):
+            for name in SQLITE_SCENARIOS:
                 sq["scenarios"][name] = scenario(cfg, sserver, name, sq_dir / "data",
                                                  label=f"sqlite-{name}")
             results["sqlite"] = sq
