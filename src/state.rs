@@ -176,6 +176,21 @@ fn identity(config: &Config, stores: &Stores, metrics: &Arc<Metrics>) -> Identit
     }
 }
 
+/// The session cache's revocation listener. Only PostgreSQL tells instances about
+/// revocations; elsewhere the cache stays off.
+fn session_listener(
+    pool: &Pool,
+    sessions: &Arc<SessionCache>,
+    config: &Config,
+) -> Option<AbortOnDrop> {
+    match pool {
+        Pool::Postgres(pg) => {
+            in_runtime(|| listen(sessions, pg, config.database_listen_url.as_deref()))
+        }
+        Pool::Sqlite(_) => None,
+    }
+}
+
 impl AppState {
     pub fn new(config: Config, pool: &Pool) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::new());
@@ -186,13 +201,7 @@ impl AppState {
         let sessions = Arc::new(SessionCache::default());
         metrics.register(hasher.collectors());
         metrics.register(sessions.collectors());
-        // Only PostgreSQL tells instances about revocations; elsewhere the cache stays off.
-        let listener = match pool {
-            Pool::Postgres(pg) => {
-                in_runtime(|| listen(&sessions, pg, config.database_listen_url.as_deref()))
-            }
-            Pool::Sqlite(_) => None,
-        };
+        let listener = session_listener(pool, &sessions, &config);
         let (flows, mail_worker, mail_health) = mail(&config, &stores, &metrics)?;
         let auth = AuthService::new(
             AuthStores {
