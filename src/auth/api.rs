@@ -163,6 +163,8 @@ impl AuthApi {
     }
 
     /// The current user
+    ///
+    /// The account of the presented access token.
     #[oai(path = "/me", method = "get", operation_id = "get_me")]
     async fn me(&self, auth: Auth) -> Result<Json<User>, Errors<AUTHED>> {
         Ok(Json(self.state.auth.me(auth.user()).await?))
