@@ -8,8 +8,9 @@ use crate::wire::Timestamp;
 
 use super::store::{SessionRecord, UserRecord};
 use crate::wire::{
-    EmailString, GrantTypeString, NameString, NewPasswordString, OneTimeTokenString,
-    PasswordString, ScopeString, TokenString, UserAgent, UserEmail, UserName, UsernameString,
+    EmailString, GrantTypeString, LogoutTokenString, NameString, NewPasswordString,
+    OneTimeTokenString, PasswordString, ScopeString, TokenString, UserAgent, UserEmail, UserName,
+    UsernameString,
 };
 
 /// A registered user (never includes the password hash).
@@ -130,7 +131,7 @@ pub enum LogoutScope {
 pub struct LogoutRequest {
     /// When given and valid for the same user, its session is revoked too.
     #[serde(default, deserialize_with = "crate::http::body::present")]
-    pub refresh_token: Option<TokenString>,
+    pub refresh_token: Option<LogoutTokenString>,
     /// `current` (default), `others` or `all`.
     #[serde(default, deserialize_with = "crate::http::body::present")]
     pub scope: Option<LogoutScope>,

@@ -106,6 +106,18 @@ fn error_example(err: &ApiError) -> Value {
     body
 }
 
+/// Examples of the header parameters (an entity tag of a todo's first version).
+pub fn parameter_examples(doc: &mut Value) {
+    for (_, op) in operations_mut(doc) {
+        let params = op.get_mut("parameters").and_then(Value::as_array_mut);
+        for p in params.into_iter().flatten() {
+            if matches!(p["name"].as_str(), Some("If-Match" | "If-None-Match")) {
+                p["example"] = json!("\"1\"");
+            }
+        }
+    }
+}
+
 /// Puts an example on every error response of every operation.
 pub fn error_examples(doc: &mut Value) {
     for (path, op) in operations_mut(doc) {

@@ -78,6 +78,7 @@ pub fn spec_document(svc: &OpenApiService<Api, ()>) -> serde_json::Value {
     refine::response_headers(&mut doc);
     examples::schema_examples(&mut doc);
     examples::error_examples(&mut doc);
+    examples::parameter_examples(&mut doc);
     add_links(&mut doc);
     doc
 }

@@ -147,6 +147,11 @@ string_schema!(
     TokenSchema, "string_token", None, Some(1), MAX_TOKEN, None
 );
 string_schema!(
+    /// A refresh token to end with a logout: at most [`MAX_TOKEN`] characters (an empty
+    /// or unknown one is ignored, so there is no lower bound).
+    LogoutTokenSchema, "string_logout_token", None, None, MAX_TOKEN, None
+);
+string_schema!(
     /// The OAuth2 `username` (an email address, checked as credentials).
     UsernameSchema, "string_username", None, None, MAX_EMAIL, None
 );
@@ -205,6 +210,8 @@ pub type IfMatchString = SchemaString<IfMatchSchema>;
 pub type GrantTypeString = SchemaString<GrantTypeSchema>;
 /// A refresh token in a request body.
 pub type TokenString = SchemaString<TokenSchema>;
+/// The refresh token of a logout.
+pub type LogoutTokenString = SchemaString<LogoutTokenSchema>;
 /// The OAuth2 `username`.
 pub type UsernameString = SchemaString<UsernameSchema>;
 /// The OAuth2 `scope`.
