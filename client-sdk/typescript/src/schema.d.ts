@@ -3369,7 +3369,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description ETags of the client's copy: 304 when one is current. */
+                /**
+                 * @description ETags of the client's copy: 304 when one is current.
+                 * @example "1"
+                 */
                 "If-None-Match"?: string;
             };
             path: {
@@ -3523,7 +3526,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Only write if the todo's ETag is one of these (412 otherwise). */
+                /**
+                 * @description Only write if the todo's ETag is one of these (412 otherwise).
+                 * @example "1"
+                 */
                 "If-Match"?: string;
             };
             path: {
@@ -3729,7 +3735,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Only delete if the todo's ETag is one of these (412 otherwise). */
+                /**
+                 * @description Only delete if the todo's ETag is one of these (412 otherwise).
+                 * @example "1"
+                 */
                 "If-Match"?: string;
             };
             path: {
@@ -3890,7 +3899,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Only write if the todo's ETag is one of these (412 otherwise). */
+                /**
+                 * @description Only write if the todo's ETag is one of these (412 otherwise).
+                 * @example "1"
+                 */
                 "If-Match"?: string;
             };
             path: {
@@ -4096,7 +4108,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Only write if the todo's ETag is one of these (412 otherwise). */
+                /**
+                 * @description Only write if the todo's ETag is one of these (412 otherwise).
+                 * @example "1"
+                 */
                 "If-Match"?: string;
             };
             path: {
