@@ -201,7 +201,9 @@ fn request_example(name: &str) -> Option<Value> {
     })
 }
 
-/// Puts an example on every component schema that lacks one (enums: their first value).
+/// Puts an example on every object schema that lacks one. Enum schemas get none: their
+/// values are the documentation, and Swagger UI would pre-fill every enum query
+/// parameter of "Try it out" with an example (filtering lists by it).
 pub fn schema_examples(doc: &mut Value) {
     let Some(schemas) = doc["components"]["schemas"].as_object_mut() else {
         return;
@@ -210,8 +212,7 @@ pub fn schema_examples(doc: &mut Value) {
         if schema.get("example").is_some() {
             continue;
         }
-        let example = schema_example(name).or_else(|| schema["enum"].get(0).cloned());
-        if let Some(example) = example {
+        if let Some(example) = schema_example(name) {
             schema["example"] = example;
         }
     }

@@ -520,7 +520,6 @@ export interface components {
         };
         /**
          * @description Every error code of the contract (`shared/API.md`), each with one HTTP status.
-         * @example AUTH_001
          * @enum {string}
          */
         ErrorCode: "AUTH_001" | "AUTH_002" | "AUTH_003" | "AUTH_004" | "AUTH_005" | "AUTH_006" | "AUTH_007" | "AUTH_008" | "AUTHZ_001" | "AUTHZ_002" | "VALIDATION_001" | "VALIDATION_002" | "VALIDATION_003" | "VALIDATION_004" | "VALIDATION_005" | "VALIDATION_006" | "VALIDATION_007" | "VALIDATION_008" | "VALIDATION_009" | "RESOURCE_001" | "RESOURCE_002" | "RESOURCE_003" | "RESOURCE_004" | "CONFLICT_001" | "PRECONDITION_001" | "RATE_LIMIT_001" | "REQUEST_001" | "REQUEST_002" | "REQUEST_003" | "SERVER_001" | "SERVER_002";
@@ -580,7 +579,6 @@ export interface components {
         };
         /**
          * @description `healthy` or `unhealthy`.
-         * @example healthy
          * @enum {string}
          */
         HealthStatus: "healthy" | "unhealthy";
@@ -596,7 +594,6 @@ export interface components {
         };
         /**
          * @description `alive`.
-         * @example alive
          * @enum {string}
          */
         LiveStatus: "alive";
@@ -628,7 +625,6 @@ export interface components {
         };
         /**
          * @description Which sessions a logout ends.
-         * @example current
          * @enum {string}
          */
         LogoutScope: "current" | "others" | "all";
@@ -684,7 +680,6 @@ export interface components {
         };
         /**
          * @description How urgent a todo is; sorts low < medium < high.
-         * @example low
          * @enum {string}
          */
         Priority: "low" | "medium" | "high";
@@ -789,13 +784,11 @@ export interface components {
         };
         /**
          * @description Field a todo list is sorted by.
-         * @example created_at
          * @enum {string}
          */
         SortBy: "created_at" | "updated_at" | "completed_at" | "title" | "due_date" | "priority";
         /**
          * @description Sort direction.
-         * @example asc
          * @enum {string}
          */
         SortOrder: "asc" | "desc";
@@ -1049,7 +1042,6 @@ export interface components {
         };
         /**
          * @description Always `bearer`.
-         * @example bearer
          * @enum {string}
          */
         TokenType: "bearer";
