@@ -6,19 +6,22 @@ use std::time::Duration;
 
 use anyhow::Context;
 use poem::listener::{Acceptor, AcceptorExt, BoxAcceptor, Listener, TcpListener};
-use poem::{Endpoint, EndpointExt, Route, Server};
+use poem::{Endpoint, EndpointExt, IntoResponse, Route, Server};
 
 use crate::config::{AppEnv, Config};
 use crate::db::{now, Backend, Pool};
+use crate::http::compress::{compress, Wanted};
 use crate::http::conn::{fit_open_files, guard, Connections, GuardedAcceptor, RequestGuard};
 use crate::http::cors::CorsPolicy;
+use crate::http::docs;
 use crate::http::headers::SecurityHeaders;
 use crate::http::middleware::{handle, HttpContext};
 use crate::http::rate_limit::AuthRateLimiter;
 use crate::http::routes::RouteTable;
 use crate::http::tls;
-use crate::openapi::{api_service, spec_document};
+use crate::openapi::{api_service, spec_document, Api};
 use crate::state::AppState;
+use poem_openapi::OpenApiService;
 
 /// The whole HTTP application over `state`, serving `connections`.
 pub fn endpoint(state: AppState, connections: Arc<Connections>) -> impl Endpoint {
@@ -41,16 +44,8 @@ pub fn endpoint(state: AppState, connections: Arc<Connections>) -> impl Endpoint
         headers: SecurityHeaders::new(state.config.app_env == AppEnv::Production),
     });
     spawn_housekeeping(state.clone(), ctx.clone());
-    let docs = svc.swagger_ui();
-    // ReDoc's page would fetch web fonts from a third-party host; it renders without them.
-    let redoc = static_text(
-        "text/html; charset=utf-8",
-        svc.redoc_html()
-            .lines()
-            .filter(|l| !l.contains("fonts.googleapis.com"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    );
+    let (docs, redoc) = doc_pages(&svc, &spec);
+    let favicon = static_text("image/svg+xml", docs::FAVICON_SVG.to_owned());
     let spec_json = static_text("application/json", spec.to_string());
     let spec_yaml = static_text(
         "application/x-yaml",
@@ -62,13 +57,44 @@ pub fn endpoint(state: AppState, connections: Arc<Connections>) -> impl Endpoint
         .nest("/redoc", poem::get(redoc))
         .at("/openapi.json", poem::get(spec_json))
         .at("/openapi.yaml", poem::get(spec_yaml))
+        .at("/favicon.ico", poem::get(favicon))
         .at(
             "/metrics",
             poem::get(metrics_endpoint(state.clone(), connections)),
         )
         .data(state)
         .around(move |ep, req| handle(ep, req, ctx.clone()))
+        .around(|ep, req| async move {
+            let wanted = Wanted::of(&req);
+            let resp = ep.call(req).await?.into_response();
+            Ok(compress(wanted, resp).await)
+        })
         .around(move |ep, req| guard(ep, req, requests.clone()))
+}
+
+/// `/docs` (Swagger UI, with its OAuth2 receiver) and `/redoc`, both embedding the
+/// refined document `spec` (poem-openapi's own pages embed its raw one).
+fn doc_pages(svc: &OpenApiService<Api, ()>, spec: &serde_json::Value) -> (Route, impl Endpoint) {
+    let raw = svc.spec();
+    let swagger = docs::with_document(&svc.swagger_ui_html(), &raw, spec, "Swagger UI")
+        .map(docs::swagger_options)
+        .expect("poem-openapi's Swagger UI page embeds its document");
+    // ReDoc's page would fetch web fonts from a third-party host; it renders without them.
+    let redoc_page = svc
+        .redoc_html()
+        .lines()
+        .filter(|l| !l.contains("fonts.googleapis.com"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let redoc = docs::with_document(&redoc_page, &raw, spec, "Redoc")
+        .expect("poem-openapi's ReDoc page embeds its document");
+    let docs = Route::new()
+        .at(
+            "/",
+            poem::get(static_text("text/html; charset=utf-8", swagger)),
+        )
+        .at("/oauth-receiver.html", svc.swagger_ui());
+    (docs, static_text("text/html; charset=utf-8", redoc))
 }
 
 /// An endpoint always answering `body` with `content_type`.

@@ -158,7 +158,7 @@ async fn main() -> Result<(), BoxError> {
     let client = authenticated_client(&base_url, &rotated.access_token)?;
     let bye = client
         .logout()
-        .body(types::LogoutRequest::builder().refresh_token(Some(rotated.refresh_token)))
+        .body(types::LogoutRequest::builder().refresh_token(Some(rotated.refresh_token.parse()?)))
         .send()
         .await?
         .into_inner();

@@ -7,11 +7,12 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::model::*;
 use super::security::Auth;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::body::JsonBody;
 use crate::http::client_ip::ClientIp;
 use crate::http::responses::*;
 use crate::state::AppState;
-use crate::wire::{ApiTags, MAX_USER_AGENT};
+use crate::wire::{ApiTags, MAX_SCOPE, MAX_TOKEN, MAX_USER_AGENT};
 
 /// Register, log in, rotate and revoke tokens.
 pub struct AuthApi {
@@ -103,6 +104,14 @@ impl AuthApi {
         body: Form<TokenRequest>,
     ) -> Result<Json<TokenPair>, LoginErrors> {
         let b = body.0;
+        // `scope` is ignored, but its documented bound holds.
+        if b.scope
+            .as_deref()
+            .is_some_and(|s| s.chars().count() > MAX_SCOPE)
+        {
+            let msg = format!("`scope` is longer than {MAX_SCOPE} characters");
+            return Err(ApiError::invalid(ErrorCode::VALIDATION_005, "scope", msg).into());
+        }
         let client = client_info(req);
         let auth = &self.state.auth;
         let pair = auth.password_grant(&b.grant_type, &b.username, b.password.0, client);
@@ -142,6 +151,10 @@ impl AuthApi {
         let b = body.0.unwrap_or_default();
         let scope = b.scope.unwrap_or_default();
         let refresh = b.refresh_token.as_deref();
+        if refresh.is_some_and(|t| t.chars().count() > MAX_TOKEN) {
+            let msg = format!("`refresh_token` is longer than {MAX_TOKEN} characters");
+            return Err(ApiError::invalid(ErrorCode::VALIDATION_005, "refresh_token", msg).into());
+        }
         self.state.auth.logout(auth.user(), refresh, scope).await?;
         Ok(Json(Message {
             message: "Logged out".into(),
@@ -174,6 +187,8 @@ impl AuthApi {
     }
 
     /// The current user
+    ///
+    /// The account of the presented access token.
     #[oai(path = "/me", method = "get", operation_id = "get_me")]
     async fn me(&self, auth: Auth) -> Result<Json<User>, Errors<AUTHED>> {
         Ok(Json(self.state.auth.me(auth.user()).await?))

@@ -8,8 +8,9 @@ use crate::wire::Timestamp;
 
 use super::store::{SessionRecord, UserRecord};
 use crate::wire::{
-    EmailString, NameString, NewPasswordString, OneTimeTokenString, PasswordString, UserAgent,
-    UserEmail, UserName,
+    EmailString, GrantTypeString, LogoutTokenString, NameString, NewPasswordString,
+    OneTimeTokenString, PasswordString, ScopeString, TokenString, UserAgent, UserEmail, UserName,
+    UsernameString,
 };
 
 /// A registered user (never includes the password hash).
@@ -96,21 +97,19 @@ pub struct LoginRequest {
 /// OAuth2 password grant (form-encoded), as sent by Swagger UI's Authorize.
 #[derive(Debug, Deserialize, Object)]
 pub struct TokenRequest {
-    /// Must be `password`.
-    pub grant_type: String,
+    pub grant_type: GrantTypeString,
     /// The email address.
-    pub username: String,
+    pub username: UsernameString,
     pub password: PasswordString,
     /// Ignored; scopes are not used to restrict tokens.
     #[serde(default)]
-    pub scope: Option<String>,
+    pub scope: Option<ScopeString>,
 }
 
 /// A refresh token to rotate.
 #[derive(Debug, Deserialize, Object)]
 pub struct RefreshRequest {
-    #[oai(validator(min_length = 1))]
-    pub refresh_token: String,
+    pub refresh_token: TokenString,
 }
 
 /// Which sessions a logout ends.
@@ -132,7 +131,7 @@ pub enum LogoutScope {
 pub struct LogoutRequest {
     /// When given and valid for the same user, its session is revoked too.
     #[serde(default, deserialize_with = "crate::http::body::present")]
-    pub refresh_token: Option<String>,
+    pub refresh_token: Option<LogoutTokenString>,
     /// `current` (default), `others` or `all`.
     #[serde(default, deserialize_with = "crate::http::body::present")]
     pub scope: Option<LogoutScope>,
@@ -185,6 +184,8 @@ impl Session {
 /// One page of the caller's live sessions, most recently used first.
 #[derive(Debug, Clone, Object)]
 pub struct SessionPage {
+    /// At most `limit` (so at most 100) items.
+    #[oai(validator(max_items = 100))]
     pub items: Vec<Session>,
     pub total: i64,
     pub skip: i64,

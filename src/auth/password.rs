@@ -228,7 +228,9 @@ impl Drop for QueueSlot<'_> {
     }
 }
 
-/// Checks the strength policy: 8..=128 characters with upper, lower, digit and special.
+/// Checks the strength policy: 8..=128 characters with an ASCII upper-case and
+/// lower-case letter, a digit and a special character (anything else), the rule the
+/// spec states as [`crate::wire::password_policy`].
 pub fn check_strength(field: &str, password: &str) -> ApiResult<()> {
     let len = password.chars().count();
     let weak = |why: &str| {
@@ -244,16 +246,16 @@ pub fn check_strength(field: &str, password: &str) -> ApiResult<()> {
         ));
     }
     let has = |f: fn(char) -> bool| password.chars().any(f);
-    if !has(char::is_uppercase) {
-        return weak("add an upper-case letter");
+    if !has(|c| c.is_ascii_uppercase()) {
+        return weak("add an upper-case letter (A-Z)");
     }
-    if !has(char::is_lowercase) {
-        return weak("add a lower-case letter");
+    if !has(|c| c.is_ascii_lowercase()) {
+        return weak("add a lower-case letter (a-z)");
     }
     if !has(|c| c.is_ascii_digit()) {
         return weak("add a digit");
     }
-    if !has(|c| !c.is_alphanumeric()) {
+    if !has(|c| !c.is_ascii_alphanumeric()) {
         return weak("add a special character");
     }
     Ok(())
@@ -313,9 +315,23 @@ mod tests {
             "ALLUPPER#1",
             "NoDigits#x",
             "NoSpecial1a",
+            "Ünïcödé#1x",
             &"Aa1#".repeat(33),
         ] {
             assert!(check_strength("password", weak).is_err(), "{weak}");
+        }
+        assert!(check_strength("password", "ÜberSecret1ß").is_ok());
+    }
+
+    proptest::proptest! {
+        /// The documented pattern (with the length bounds) accepts exactly the
+        /// passwords the policy accepts.
+        #[test]
+        fn policy_and_pattern_agree(pw in "[A-Za-z0-9#é \n]{0,12}|.{6,10}") {
+            let re = regex::Regex::new(crate::wire::password_policy()).unwrap();
+            let len = pw.chars().count();
+            let documented = (MIN_PASSWORD..=MAX_PASSWORD).contains(&len) && re.is_match(&pw);
+            proptest::prop_assert_eq!(documented, check_strength("password", &pw).is_ok(), "{:?}", pw);
         }
     }
 

@@ -47,7 +47,7 @@ impl<'a, T: Type + DeserializeOwned> ApiExtractor<'a> for JsonBody<T> {
         Some(MetaRequest {
             description: None,
             content: vec![MetaMediaType {
-                content_type: "application/json; charset=utf-8",
+                content_type: "application/json",
                 schema: T::schema_ref(),
             }],
             required: T::IS_REQUIRED,

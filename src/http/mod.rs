@@ -2,8 +2,10 @@
 
 pub mod body;
 pub mod client_ip;
+pub mod compress;
 pub mod conn;
 pub mod cors;
+pub mod docs;
 pub mod headers;
 pub mod middleware;
 pub mod rate_limit;

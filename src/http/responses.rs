@@ -144,7 +144,7 @@ impl<const S: u32> ApiResponse for Errors<S> {
                 status: Some(status),
                 status_range: None,
                 content: vec![MetaMediaType {
-                    content_type: "application/json; charset=utf-8",
+                    content_type: "application/json",
                     schema: ErrorBody::schema_ref(),
                 }],
                 headers: if status == 429 || status == 503 {

@@ -17,6 +17,7 @@ const PLAIN_ROUTES: &[&str] = &[
     "/redoc",
     "/openapi.json",
     "/openapi.yaml",
+    "/favicon.ico",
 ];
 
 impl RouteTable {

@@ -49,6 +49,9 @@ impl TagApi {
     }
 
     /// Create a tag
+    ///
+    /// Names are trimmed and unique per user, ignoring case (CONFLICT_001); the answer
+    /// carries the tag's `Location`.
     #[oai(path = "/", method = "post", operation_id = "create_tag")]
     async fn create(
         &self,
@@ -61,6 +64,8 @@ impl TagApi {
     }
 
     /// Get a tag
+    ///
+    /// Another user's tag is AUTHZ_001, an unknown one RESOURCE_002.
     #[oai(path = "/:id", method = "get", operation_id = "get_tag")]
     async fn get(&self, auth: Auth, id: Path<Uuid>) -> Result<Json<Tag>, ItemErrors> {
         Ok(Json(self.state.tags.get(auth.user().id, id.0).await?))

@@ -55,6 +55,8 @@ pub struct TagPatch {
 /// One page of tags, sorted by name.
 #[derive(Debug, Clone, Object)]
 pub struct TagPage {
+    /// At most `limit` (so at most 100) items.
+    #[oai(validator(max_items = 100))]
     pub items: Vec<Tag>,
     pub total: i64,
     pub skip: i64,

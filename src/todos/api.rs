@@ -10,10 +10,11 @@ use super::model::IfMatch;
 use super::model::*;
 use super::service::ListParams;
 use crate::auth::security::Auth;
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::body::JsonBody;
 use crate::http::responses::*;
 use crate::state::AppState;
-use crate::wire::{ApiTags, Limit, Search, Skip, TagFilter};
+use crate::wire::{ApiTags, IfMatchString, Limit, Search, Skip, TagFilter};
 
 /// CRUD, completion and listing of the caller's todos.
 pub struct TodoApi {
@@ -26,6 +27,17 @@ pub enum TodoResponse {
     /// The todo.
     #[oai(status = 200)]
     Ok(Json<Todo>, #[oai(header = "ETag")] String),
+}
+
+/// A todo with its ETag, or nothing when the client's copy is current.
+#[derive(ApiResponse)]
+pub enum TodoFetched {
+    /// The todo.
+    #[oai(status = 200)]
+    Ok(Json<Todo>, #[oai(header = "ETag")] String),
+    /// `If-None-Match` names the current ETag: the client's copy is current (no body).
+    #[oai(status = 304)]
+    NotModified(#[oai(header = "ETag")] String),
 }
 
 /// A created todo.
@@ -44,9 +56,20 @@ fn etag(todo: &Todo) -> String {
     format!("\"{}\"", todo.version)
 }
 
-/// The parsed `If-Match` header, when sent.
-fn precondition(if_match: &Header<Option<String>>) -> Option<IfMatch> {
-    if_match.0.as_deref().map(IfMatch::parse)
+/// The parsed `If-Match` (or `If-None-Match`) header, when sent; 422 VALIDATION_009
+/// naming the header when it is not of the documented form.
+fn precondition(header: &Header<Option<IfMatchString>>, name: &str) -> ApiResult<Option<IfMatch>> {
+    let Some(value) = header.0.as_deref() else {
+        return Ok(None);
+    };
+    match IfMatch::parse(value) {
+        Some(tags) => Ok(Some(tags)),
+        None => Err(ApiError::invalid(
+            ErrorCode::VALIDATION_009,
+            name,
+            format!("`{name}` must be `*` or a list of entity tags such as `\"3\"`"),
+        )),
+    }
 }
 
 fn found(todo: Todo) -> TodoResponse {
@@ -102,6 +125,9 @@ impl TodoApi {
     }
 
     /// Create a todo
+    ///
+    /// Unknown tag names are created for the caller. The answer carries the todo's
+    /// `Location` and its `ETag` (`"1"`).
     #[oai(path = "/", method = "post", operation_id = "create_todo")]
     async fn create(
         &self,
@@ -115,9 +141,25 @@ impl TodoApi {
     }
 
     /// Get a todo
+    ///
+    /// With `If-None-Match` naming the current ETag (weak comparison, or `*`), 304 with
+    /// the ETag and no body.
     #[oai(path = "/:id", method = "get", operation_id = "get_todo")]
-    async fn get(&self, auth: Auth, id: Path<Uuid>) -> Result<TodoResponse, ItemErrors> {
-        Ok(found(self.state.todos.get(auth.user().id, id.0).await?))
+    async fn get(
+        &self,
+        auth: Auth,
+        id: Path<Uuid>,
+        /// ETags of the client's copy: 304 when one is current.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<IfMatchString>>,
+    ) -> Result<TodoFetched, ItemErrors> {
+        let cached = precondition(&if_none_match, "If-None-Match")?;
+        let todo = self.state.todos.get(auth.user().id, id.0).await?;
+        let tag = etag(&todo);
+        if cached.is_some_and(|c| c.matches_weakly(todo.version)) {
+            return Ok(TodoFetched::NotModified(tag));
+        }
+        Ok(TodoFetched::Ok(Json(todo), tag))
     }
 
     /// Replace a todo
@@ -130,10 +172,10 @@ impl TodoApi {
         id: Path<Uuid>,
         /// Only write if the todo's ETag is one of these (412 otherwise).
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        if_match: Header<Option<IfMatchString>>,
         body: JsonBody<TodoInput>,
     ) -> Result<TodoResponse, WriteErrors> {
-        let m = precondition(&if_match);
+        let m = precondition(&if_match, "If-Match")?;
         Ok(found(
             self.state
                 .todos
@@ -152,10 +194,10 @@ impl TodoApi {
         id: Path<Uuid>,
         /// Only write if the todo's ETag is one of these (412 otherwise).
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        if_match: Header<Option<IfMatchString>>,
         body: JsonBody<TodoPatch>,
     ) -> Result<TodoResponse, WriteErrors> {
-        let m = precondition(&if_match);
+        let m = precondition(&if_match, "If-Match")?;
         Ok(found(
             self.state
                 .todos
@@ -165,6 +207,8 @@ impl TodoApi {
     }
 
     /// Delete a todo
+    ///
+    /// Removes the todo (its tags stay). Honours `If-Match`.
     #[oai(path = "/:id", method = "delete", operation_id = "delete_todo")]
     async fn delete(
         &self,
@@ -172,12 +216,12 @@ impl TodoApi {
         id: Path<Uuid>,
         /// Only delete if the todo's ETag is one of these (412 otherwise).
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        if_match: Header<Option<IfMatchString>>,
     ) -> Result<
         Deleted,
         Errors<{ AUTHED | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED | UNPROCESSABLE }>,
     > {
-        let m = precondition(&if_match);
+        let m = precondition(&if_match, "If-Match")?;
         self.state
             .todos
             .delete(auth.user().id, id.0, m.as_ref())
@@ -195,12 +239,12 @@ impl TodoApi {
         id: Path<Uuid>,
         /// Only write if the todo's ETag is one of these (412 otherwise).
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        if_match: Header<Option<IfMatchString>>,
     ) -> Result<
         TodoResponse,
         Errors<{ AUTHED | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED | UNPROCESSABLE }>,
     > {
-        let m = precondition(&if_match);
+        let m = precondition(&if_match, "If-Match")?;
         Ok(found(
             self.state
                 .todos

@@ -87,7 +87,8 @@ pub struct Todo {
     pub priority: Priority,
     #[oai(nullable)]
     pub due_date: Option<Timestamp>,
-    /// Sorted by name.
+    /// Sorted by name; at most 50.
+    #[oai(validator(max_items = 50))]
     pub tags: Vec<Tag>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -157,6 +158,8 @@ pub struct TodoPatch {
 /// One page of todos.
 #[derive(Debug, Clone, Object)]
 pub struct TodoPage {
+    /// At most `limit` (so at most 100) items.
+    #[oai(validator(max_items = 100))]
     pub items: Vec<Todo>,
     /// Todos matching the filters, over all pages.
     pub total: i64,
@@ -165,37 +168,108 @@ pub struct TodoPage {
     pub has_more: bool,
 }
 
-/// A parsed `If-Match` header.
+/// A parsed `If-Match` or `If-None-Match` header: `*` or a list of entity tags of this
+/// API's form (`"<version>"`, optionally weak: `W/"<version>"`), the grammar of
+/// [`crate::wire::IF_MATCH_PATTERN`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IfMatch {
+pub enum EntityTags {
     /// `*`: any current version.
     Any,
-    /// The listed strong ETags; weak (`W/`) and unparseable ones match nothing, since
-    /// If-Match uses strong comparison (RFC 9110 §13.1.1).
-    Versions(Vec<i64>),
+    /// The listed tags: `(version, weak)`.
+    Tags(Vec<(i64, bool)>),
 }
 
-impl IfMatch {
-    /// Parses the header value.
-    pub fn parse(header: &str) -> Self {
-        if header.trim() == "*" {
-            return IfMatch::Any;
+/// The `If-Match` precondition of a write.
+pub type IfMatch = EntityTags;
+
+impl EntityTags {
+    /// Parses the header value; `None` when it is not of the documented form.
+    pub fn parse(header: &str) -> Option<Self> {
+        let header = header.trim_matches([' ', '\t']);
+        if header == "*" {
+            return Some(EntityTags::Any);
         }
-        let versions = header
+        let tags = header
             .split(',')
-            .filter_map(|tag| {
-                let tag = tag.trim();
-                tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+            .map(|tag| {
+                let tag = tag.trim_matches([' ', '\t']);
+                let (weak, tag) = match tag.strip_prefix("W/") {
+                    Some(rest) => (true, rest),
+                    None => (false, tag),
+                };
+                let digits = tag.strip_prefix('"')?.strip_suffix('"')?;
+                let ok =
+                    (1..=18).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+                Some((digits.parse().ok().filter(|_| ok)?, weak))
             })
-            .collect();
-        IfMatch::Versions(versions)
+            .collect::<Option<Vec<_>>>()?;
+        Some(EntityTags::Tags(tags))
     }
 
-    /// Whether the todo at `version` satisfies the header.
+    /// Whether the todo at `version` satisfies `If-Match`: strong comparison, so weak
+    /// tags match nothing (RFC 9110 §13.1.1).
     pub fn matches(&self, version: i64) -> bool {
         match self {
-            IfMatch::Any => true,
-            IfMatch::Versions(v) => v.contains(&version),
+            EntityTags::Any => true,
+            EntityTags::Tags(t) => t.contains(&(version, false)),
+        }
+    }
+
+    /// Whether `If-None-Match` with these tags fails for the todo at `version` (the
+    /// client's copy is current): weak comparison (RFC 9110 §13.1.2).
+    pub fn matches_weakly(&self, version: i64) -> bool {
+        match self {
+            EntityTags::Any => true,
+            EntityTags::Tags(t) => t.iter().any(|(v, _)| *v == version),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_parsing() {
+        let parse = |s: &str| IfMatch::parse(s);
+        assert_eq!(parse("*"), Some(IfMatch::Any));
+        assert_eq!(parse(r#""3""#), Some(IfMatch::Tags(vec![(3, false)])));
+        let both = parse(r#"W/"3" ,	"5""#).unwrap();
+        assert_eq!(both, IfMatch::Tags(vec![(3, true), (5, false)]));
+        assert!(!both.matches(3) && both.matches(5) && both.matches_weakly(3));
+        for bad in [
+            "",
+            "3",
+            "\"\"",
+            "\"a\"",
+            "\"1\",",
+            "W/3",
+            "\"1234567890123456789\"",
+            "*, \"1\"",
+        ] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+    }
+
+    /// The hand-written parser and the documented pattern agree.
+    #[test]
+    fn if_match_parser_follows_the_pattern() {
+        let re = regex::Regex::new(crate::wire::IF_MATCH_PATTERN).unwrap();
+        for s in [
+            "*",
+            "\"1\"",
+            "W/\"1\"",
+            "\"1\", W/\"22\"",
+            "\"1\" ,\t\"2\"",
+            "",
+            "\"\"",
+            "W/\"x\"",
+            "\"1\",,\"2\"",
+            "**",
+            "\"123456789012345678\"",
+            "\"1234567890123456789\"",
+        ] {
+            assert_eq!(re.is_match(s), IfMatch::parse(s).is_some(), "{s:?}");
         }
     }
 }

@@ -400,15 +400,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn if_match_parsing() {
-        assert_eq!(IfMatch::parse("*"), IfMatch::Any);
-        assert_eq!(IfMatch::parse(r#""3""#), IfMatch::Versions(vec![3]));
-        assert_eq!(IfMatch::parse(r#"W/"3", "5""#), IfMatch::Versions(vec![5]));
-        assert!(!IfMatch::parse("3").matches(3));
-        assert!(IfMatch::parse(r#""3""#).matches(3));
-    }
-
-    #[test]
     fn completion_timestamps() {
         let (t0, t1) = (Utc::now(), Utc::now() + chrono::Duration::seconds(5));
         assert_eq!(completed_at(false, None, true, t1), Some(t1));

@@ -21,7 +21,8 @@ impl StringSchema for UserAgentSchema {
     }
 }
 
-/// A password-reset or email-verification token from a link.
+/// A password-reset or email-verification token from a link: URL-safe base64
+/// characters, as the service issues them (anything else can only be AUTH_008).
 pub struct OneTimeTokenSchema;
 impl StringSchema for OneTimeTokenSchema {
     const NAME: &'static str = "string_one_time_token";
@@ -29,6 +30,7 @@ impl StringSchema for OneTimeTokenSchema {
         MetaSchema {
             min_length: Some(1),
             max_length: Some(MAX_ONE_TIME_TOKEN),
+            pattern: Some("^[A-Za-z0-9_-]+$".to_owned()),
             ..MetaSchema::new("string")
         }
     }

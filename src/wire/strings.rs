@@ -70,9 +70,94 @@ string_schema!(
     /// `format: password` (Swagger UI masks it): a password being checked.
     PasswordFormat, "string_password", Some("password"), None, MAX_PASSWORD_INPUT, None
 );
+/// A password being set: [`MIN_PASSWORD`] to [`MAX_PASSWORD`] characters matching
+/// [`password_policy`], so that a schema-valid password is a strong one.
+pub struct NewPasswordFormat;
+impl StringSchema for NewPasswordFormat {
+    const NAME: &'static str = "string_new_password";
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            min_length: Some(MIN_PASSWORD),
+            max_length: Some(MAX_PASSWORD),
+            pattern: Some(password_policy().to_owned()),
+            ..MetaSchema::new_with_format("string", "password")
+        }
+    }
+}
+
+/// The character classes a new password needs one of each: an ASCII upper-case
+/// letter, an ASCII lower-case letter, a digit, and anything else (a special character).
+pub const PASSWORD_CLASSES: [&str; 4] = ["[A-Z]", "[a-z]", "[0-9]", "[^A-Za-z0-9]"];
+
+/// The password policy as one regular expression that ECMAScript, Python's `re` and
+/// Rust's `regex` all read alike (no look-ahead): the four [`PASSWORD_CLASSES`] in some
+/// order, anything between them. Unanchored, as JSON Schema's `pattern` is.
+pub fn password_policy() -> &'static str {
+    static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let mut orders = Vec::new();
+        permutations(&mut PASSWORD_CLASSES.to_vec(), 0, &mut orders);
+        orders.join("|")
+    });
+    &POLICY
+}
+
+/// Appends every ordering of `classes[k..]` (after `classes[..k]`), joined by "anything".
+fn permutations(classes: &mut Vec<&'static str>, k: usize, out: &mut Vec<String>) {
+    if k == classes.len() {
+        out.push(classes.join(r"[\s\S]*"));
+        return;
+    }
+    for i in k..classes.len() {
+        classes.swap(k, i);
+        permutations(classes, k + 1, out);
+        classes.swap(k, i);
+    }
+}
+
+/// Longest `If-Match` header value read, in characters.
+pub const MAX_IF_MATCH: usize = 1024;
+/// An `If-Match` / `If-None-Match` value: `*`, or a list of this API's entity tags
+/// (`"<version>"` with at most 18 digits, so that every one fits the version's `i64`;
+/// weak ones as `W/"<version>"`), separated by commas.
+pub const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[0-9]{1,18}"([ \t]*,[ \t]*(W/)?"[0-9]{1,18}")*)$"#;
+/// Longest token accepted in a body (`refresh_token`): far above the service's own.
+pub const MAX_TOKEN: usize = 4096;
+/// Longest OAuth2 `scope` read (it is ignored).
+pub const MAX_SCOPE: usize = 1024;
+
 string_schema!(
-    /// A password being set: [`MIN_PASSWORD`] to [`MAX_PASSWORD`] characters.
-    NewPasswordFormat, "string_new_password", Some("password"), Some(MIN_PASSWORD), MAX_PASSWORD, None
+    /// The `If-Match` header: [`IF_MATCH_PATTERN`], at most [`MAX_IF_MATCH`] characters.
+    IfMatchSchema, "string_if_match", None, Some(1), MAX_IF_MATCH, Some(IF_MATCH_PATTERN)
+);
+/// The OAuth2 `grant_type`: the enum `[password]` (the service names the field when
+/// it is anything else, VALIDATION_006).
+pub struct GrantTypeSchema;
+impl StringSchema for GrantTypeSchema {
+    const NAME: &'static str = "string_grant_type";
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            enum_items: vec![Value::String("password".into())],
+            ..MetaSchema::new("string")
+        }
+    }
+}
+
+string_schema!(
+    /// A refresh token in a request body: 1 to [`MAX_TOKEN`] characters.
+    TokenSchema, "string_token", None, Some(1), MAX_TOKEN, None
+);
+string_schema!(
+    /// A refresh token to end with a logout: at most [`MAX_TOKEN`] characters (an empty
+    /// or unknown one is ignored, so there is no lower bound).
+    LogoutTokenSchema, "string_logout_token", None, None, MAX_TOKEN, None
+);
+string_schema!(
+    /// The OAuth2 `username` (an email address, checked as credentials).
+    UsernameSchema, "string_username", None, None, MAX_EMAIL, None
+);
+string_schema!(
+    /// The OAuth2 `scope` (ignored): at most [`MAX_SCOPE`] characters.
+    ScopeSchema, "string_scope", None, None, MAX_SCOPE, None
 );
 string_schema!(
     /// A display name: at most [`MAX_NAME`] characters, no NUL.
@@ -119,6 +204,18 @@ pub type EmailString = SchemaString<EmailFormat>;
 pub type PasswordString = SchemaString<PasswordFormat>;
 /// A password to set, in a request body.
 pub type NewPasswordString = SchemaString<NewPasswordFormat>;
+/// The `If-Match` header.
+pub type IfMatchString = SchemaString<IfMatchSchema>;
+/// The OAuth2 `grant_type`.
+pub type GrantTypeString = SchemaString<GrantTypeSchema>;
+/// A refresh token in a request body.
+pub type TokenString = SchemaString<TokenSchema>;
+/// The refresh token of a logout.
+pub type LogoutTokenString = SchemaString<LogoutTokenSchema>;
+/// The OAuth2 `username`.
+pub type UsernameString = SchemaString<UsernameSchema>;
+/// The OAuth2 `scope`.
+pub type ScopeString = SchemaString<ScopeSchema>;
 /// A display name in a request body.
 pub type NameString = SchemaString<NameSchema>;
 /// An account's email address in a response.

@@ -23,6 +23,7 @@ mod account;
 mod auth;
 mod contract;
 mod cors;
+mod docs_pages;
 mod errors;
 mod external;
 mod mail;

@@ -173,10 +173,10 @@ pub fn change_password_body(current: &str, new: &str) -> types::builder::ChangeP
 }
 
 /// The OAuth2 password grant for `username` (no scope).
-pub fn password_grant(grant_type: &str, username: &str, password: &str) -> types::TokenRequest {
+pub fn password_grant(username: &str, password: &str) -> types::TokenRequest {
     types::TokenRequest {
-        grant_type: grant_type.into(),
-        username: username.into(),
+        grant_type: types::TokenRequestGrantType::Password,
+        username: username.parse().expect("a username the SDK accepts"),
         password: password.parse().expect("a password the SDK accepts"),
         scope: None,
     }

@@ -281,6 +281,43 @@ both_backends! {
         assert_eq!(app.count("SELECT COUNT(*) FROM todos").await, 0);
     }
 
+    async fn conditional_get_answers_304_while_the_etag_is_current(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (c, raw) = user(&app).await;
+        let id = create_todo(&c, titled("cached")).await.id;
+        let get = |tag: &str| {
+            let req = app.client.get(app.url(&path(id))).bearer_auth(&raw.token);
+            req.header("If-None-Match", tag).send()
+        };
+        // If-None-Match compares weakly; `*` matches any current version.
+        for tag in ["\"1\"", "W/\"1\"", "\"7\", W/\"1\"", "*"] {
+            let resp = get(tag).await.expect("request sent");
+            assert_eq!(resp.status(), StatusCode::NOT_MODIFIED, "{tag}");
+            assert_eq!(resp.headers()["etag"], "\"1\"", "{tag}");
+            assert!(resp.headers().contains_key("x-request-id"), "{tag}");
+            assert!(resp.bytes().await.expect("body read").is_empty(), "{tag}: a body");
+        }
+        // Once the todo changed, the old ETag gets the new todo and its ETag.
+        let patched = c.update_todo().id(id).body(types::TodoPatch::builder().is_completed(true));
+        assert_eq!(expect_todo(patched.send().await, StatusCode::OK).version, 2);
+        let resp = get("\"1\"").await.expect("request sent");
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["etag"], "\"2\"");
+        let body: Value = resp.json().await.expect("a JSON todo");
+        assert_eq!((body["version"].clone(), body["is_completed"].clone()), (json!(2), json!(true)));
+        // A value that is not an entity-tag list is refused, naming the header.
+        for bad in ["", "1", "\"x\"", "W/1"] {
+            let resp = get(bad).await.expect("request sent");
+            assert_field_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_009", "If-None-Match").await;
+        }
+        // Another user's todo is still 403, whatever the header.
+        let (other, _) = user(&app).await;
+        let theirs = create_todo(&other, titled("theirs")).await.id;
+        let req = app.client.get(app.url(&path(theirs))).bearer_auth(&raw.token);
+        let resp = req.header("If-None-Match", "*").send().await.expect("request sent");
+        assert_error(resp, StatusCode::FORBIDDEN, "AUTHZ_001").await;
+    }
+
     async fn concurrent_patches_with_one_if_match_have_one_winner(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (c, _) = user(&app).await;

@@ -147,7 +147,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The current user */
+        /**
+         * The current user
+         * @description The account of the presented access token.
+         */
         get: operations["get_me"];
         put?: never;
         post?: never;
@@ -314,7 +317,11 @@ export interface paths {
          */
         get: operations["list_todos"];
         put?: never;
-        /** Create a todo */
+        /**
+         * Create a todo
+         * @description Unknown tag names are created for the caller. The answer carries the todo's
+         *     `Location` and its `ETag` (`"1"`).
+         */
         post: operations["create_todo"];
         delete?: never;
         options?: never;
@@ -329,7 +336,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a todo */
+        /**
+         * Get a todo
+         * @description With `If-None-Match` naming the current ETag (weak comparison, or `*`), 304 with
+         *     the ETag and no body.
+         */
         get: operations["get_todo"];
         /**
          * Replace a todo
@@ -337,7 +348,10 @@ export interface paths {
          */
         put: operations["replace_todo"];
         post?: never;
-        /** Delete a todo */
+        /**
+         * Delete a todo
+         * @description Removes the todo (its tags stay). Honours `If-Match`.
+         */
         delete: operations["delete_todo"];
         options?: never;
         head?: never;
@@ -381,7 +395,11 @@ export interface paths {
          */
         get: operations["list_tags"];
         put?: never;
-        /** Create a tag */
+        /**
+         * Create a tag
+         * @description Names are trimmed and unique per user, ignoring case (CONFLICT_001); the answer
+         *     carries the tag's `Location`.
+         */
         post: operations["create_tag"];
         delete?: never;
         options?: never;
@@ -396,7 +414,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a tag */
+        /**
+         * Get a tag
+         * @description Another user's tag is AUTHZ_001, an unknown one RESOURCE_002.
+         */
         get: operations["get_tag"];
         put?: never;
         post?: never;
@@ -463,6 +484,10 @@ export interface components {
         /**
          * ChangePasswordRequest
          * @description A password change.
+         * @example {
+         *       "current_password": "Correct#Horse9",
+         *       "new_password": "Battery#Staple7"
+         *     }
          */
         ChangePasswordRequest: {
             /** Format: password */
@@ -476,6 +501,9 @@ export interface components {
         /**
          * DeleteAccountRequest
          * @description The account's password, confirming its deletion.
+         * @example {
+         *       "password": "Correct#Horse9"
+         *     }
          */
         DeleteAccountRequest: {
             /** Format: password */
@@ -493,12 +521,10 @@ export interface components {
          *     }
          */
         ErrorBody: {
-            /** @description Stable code from the error catalog. */
-            error_code: components["schemas"]["ErrorCode"] & unknown;
+            error_code: components["schemas"]["ErrorCode"];
             /** @description Human-readable explanation; never contains secrets, SQL or stack traces. */
             message: string;
-            /** @description Extra context, e.g. the offending field. */
-            details: components["schemas"]["ErrorDetails"] & unknown;
+            details: components["schemas"]["ErrorDetails"];
             /**
              * Format: date-time
              * @description When the error happened (RFC 3339, UTC).
@@ -515,6 +541,9 @@ export interface components {
         /**
          * ErrorDetails
          * @description Machine-readable context of an error; empty for most codes.
+         * @example {
+         *       "field": "title"
+         *     }
          */
         ErrorDetails: {
             /** @description The offending body field, query or path parameter (every `VALIDATION_*` code). */
@@ -523,12 +552,21 @@ export interface components {
         /**
          * Health
          * @description Readiness report.
+         * @example {
+         *       "status": "healthy",
+         *       "checks": {
+         *         "database": true,
+         *         "token_revocation": true,
+         *         "mail": true
+         *       },
+         *       "version": "0.1.0",
+         *       "timestamp": "2026-01-12T20:30:00Z"
+         *     }
          */
         Health: {
             status: components["schemas"]["HealthStatus"];
             checks: components["schemas"]["HealthChecks"];
-            /** @description Only with an external issuer using a JWKS: its key set. */
-            identity_provider_keys?: components["schemas"]["IdentityProviderKeys"] & unknown;
+            identity_provider_keys?: components["schemas"]["IdentityProviderKeys"];
             /** @description The service version. */
             version: string;
             /** Format: date-time */
@@ -537,6 +575,11 @@ export interface components {
         /**
          * HealthChecks
          * @description The result of each readiness check.
+         * @example {
+         *       "database": true,
+         *       "token_revocation": true,
+         *       "mail": true
+         *     }
          */
         HealthChecks: {
             /** @description A database round trip succeeded within 2 s. */
@@ -583,6 +626,9 @@ export interface components {
         /**
          * Live
          * @description Liveness report.
+         * @example {
+         *       "status": "alive"
+         *     }
          */
         Live: {
             status: components["schemas"]["LiveStatus"];
@@ -595,6 +641,10 @@ export interface components {
         /**
          * LoginRequest
          * @description Credentials for a JSON login.
+         * @example {
+         *       "email": "ada@example.com",
+         *       "password": "Correct#Horse9"
+         *     }
          */
         LoginRequest: {
             /** Format: email */
@@ -605,12 +655,14 @@ export interface components {
         /**
          * LogoutRequest
          * @description What to log out: the current session by default.
+         * @example {
+         *       "scope": "current"
+         *     }
          */
         LogoutRequest: {
             /** @description When given and valid for the same user, its session is revoked too. */
             refresh_token?: string;
-            /** @description `current` (default), `others` or `all`. */
-            scope?: components["schemas"]["LogoutScope"] & unknown;
+            scope?: components["schemas"]["LogoutScope"];
         };
         /**
          * @description Which sessions a logout ends.
@@ -620,6 +672,9 @@ export interface components {
         /**
          * Message
          * @description A confirmation message.
+         * @example {
+         *       "message": "Logged out"
+         *     }
          */
         Message: {
             message: string;
@@ -627,6 +682,10 @@ export interface components {
         /**
          * NewTag
          * @description A new tag. Names are trimmed and unique per user, ignoring case.
+         * @example {
+         *       "name": "errands",
+         *       "color": "#FF8800"
+         *     }
          */
         NewTag: {
             name: string;
@@ -635,6 +694,10 @@ export interface components {
         /**
          * PasswordResetConfirm
          * @description A new password, with the token of a reset link.
+         * @example {
+         *       "token": "kQ2x7Vd9Jm4sTq1wYb8NcE3uRf6HgA0z",
+         *       "new_password": "Battery#Staple7"
+         *     }
          */
         PasswordResetConfirm: {
             /** @description The `token` of the link (`{APP_URL}/reset-password?token=…`). */
@@ -648,6 +711,9 @@ export interface components {
         /**
          * PasswordResetRequest
          * @description An address to send a password-reset link to.
+         * @example {
+         *       "email": "ada@example.com"
+         *     }
          */
         PasswordResetRequest: {
             /** Format: email */
@@ -661,6 +727,9 @@ export interface components {
         /**
          * RefreshRequest
          * @description A refresh token to rotate.
+         * @example {
+         *       "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI4YzdiIn0.c2lnbmF0dXJl"
+         *     }
          */
         RefreshRequest: {
             refresh_token: string;
@@ -687,6 +756,15 @@ export interface components {
         /**
          * Session
          * @description A live login session of the caller: one login and all its refresh rotations.
+         * @example {
+         *       "id": "2a4c6e80-1b3d-4f5a-8c7e-9d0f1a2b3c4d",
+         *       "created_at": "2026-01-12T08:00:00Z",
+         *       "last_used_at": "2026-01-12T09:30:00Z",
+         *       "expires_at": "2026-01-19T09:30:00Z",
+         *       "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+         *       "ip": "203.0.113.7",
+         *       "current": true
+         *     }
          */
         Session: {
             /**
@@ -707,17 +785,35 @@ export interface components {
              */
             expires_at: string;
             /** @description The `User-Agent` of the login (at most 255 characters). */
-            user_agent?: string | null;
+            user_agent: string | null;
             /** @description The client address of the login. */
-            ip?: string | null;
+            ip: string | null;
             /** @description Whether the presented access token belongs to this session. */
             current: boolean;
         };
         /**
          * SessionPage
          * @description One page of the caller's live sessions, most recently used first.
+         * @example {
+         *       "items": [
+         *         {
+         *           "id": "2a4c6e80-1b3d-4f5a-8c7e-9d0f1a2b3c4d",
+         *           "created_at": "2026-01-12T08:00:00Z",
+         *           "last_used_at": "2026-01-12T09:30:00Z",
+         *           "expires_at": "2026-01-19T09:30:00Z",
+         *           "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+         *           "ip": "203.0.113.7",
+         *           "current": true
+         *         }
+         *       ],
+         *       "total": 1,
+         *       "skip": 0,
+         *       "limit": 20,
+         *       "has_more": false
+         *     }
          */
         SessionPage: {
+            /** @description At most `limit` (so at most 100) items. */
             items: components["schemas"]["Session"][];
             /** Format: int64 */
             total: number;
@@ -740,13 +836,20 @@ export interface components {
         /**
          * Tag
          * @description A label of the user's, attachable to todos.
+         * @example {
+         *       "id": "0b8f3c52-8a4e-4f7e-9a63-3d2f1c0e5a71",
+         *       "name": "errands",
+         *       "color": "#FF8800",
+         *       "created_at": "2026-01-10T09:00:00Z",
+         *       "updated_at": "2026-01-10T09:00:00Z"
+         *     }
          */
         Tag: {
             /** Format: uuid */
             id: string;
             name: string;
             /** @description `#RRGGBB`, or null when unset. */
-            color?: string | null;
+            color: string | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -755,8 +858,24 @@ export interface components {
         /**
          * TagPage
          * @description One page of tags, sorted by name.
+         * @example {
+         *       "items": [
+         *         {
+         *           "id": "0b8f3c52-8a4e-4f7e-9a63-3d2f1c0e5a71",
+         *           "name": "errands",
+         *           "color": "#FF8800",
+         *           "created_at": "2026-01-10T09:00:00Z",
+         *           "updated_at": "2026-01-10T09:00:00Z"
+         *         }
+         *       ],
+         *       "total": 1,
+         *       "skip": 0,
+         *       "limit": 20,
+         *       "has_more": false
+         *     }
          */
         TagPage: {
+            /** @description At most `limit` (so at most 100) items. */
             items: components["schemas"]["Tag"][];
             /** Format: int64 */
             total: number;
@@ -769,6 +888,9 @@ export interface components {
         /**
          * TagPatch
          * @description Changes to a tag: absent fields stay; `color: null` clears the color.
+         * @example {
+         *       "color": null
+         *     }
          */
         TagPatch: {
             name?: string;
@@ -777,6 +899,28 @@ export interface components {
         /**
          * Todo
          * @description A todo of the authenticated user.
+         * @example {
+         *       "id": "5d3a2b1c-4e6f-4a8b-9c0d-1e2f3a4b5c6d",
+         *       "user_id": "8c7b6a59-4d3e-4f2a-8b1c-0d9e8f7a6b5c",
+         *       "title": "Buy milk",
+         *       "description": "Two litres, semi-skimmed",
+         *       "is_completed": false,
+         *       "priority": "high",
+         *       "due_date": "2026-01-15T18:00:00Z",
+         *       "tags": [
+         *         {
+         *           "id": "0b8f3c52-8a4e-4f7e-9a63-3d2f1c0e5a71",
+         *           "name": "errands",
+         *           "color": "#FF8800",
+         *           "created_at": "2026-01-10T09:00:00Z",
+         *           "updated_at": "2026-01-10T09:00:00Z"
+         *         }
+         *       ],
+         *       "created_at": "2026-01-12T08:15:00Z",
+         *       "updated_at": "2026-01-12T08:15:00Z",
+         *       "completed_at": null,
+         *       "version": 1
+         *     }
          */
         Todo: {
             /** Format: uuid */
@@ -784,12 +928,12 @@ export interface components {
             /** Format: uuid */
             user_id: string;
             title: string;
-            description?: string | null;
+            description: string | null;
             is_completed: boolean;
             priority: components["schemas"]["Priority"];
             /** Format: date-time */
-            due_date?: string | null;
-            /** @description Sorted by name. */
+            due_date: string | null;
+            /** @description Sorted by name; at most 50. */
             tags: components["schemas"]["Tag"][];
             /** Format: date-time */
             created_at: string;
@@ -799,7 +943,7 @@ export interface components {
              * Format: date-time
              * @description Set when the todo became completed; null while open.
              */
-            completed_at?: string | null;
+            completed_at: string | null;
             /**
              * Format: int64
              * @description Starts at 1, increments on every change; the ETag is `"<version>"`.
@@ -824,8 +968,7 @@ export interface components {
             /** @description 1 to 255 characters; surrounding whitespace is trimmed. */
             title: string;
             description?: string | null;
-            /** @description Defaults to `medium`. */
-            priority?: components["schemas"]["Priority"] & unknown;
+            priority?: components["schemas"]["Priority"];
             /** Format: date-time */
             due_date?: string | null;
             /** @description Defaults to false. */
@@ -836,8 +979,39 @@ export interface components {
         /**
          * TodoPage
          * @description One page of todos.
+         * @example {
+         *       "items": [
+         *         {
+         *           "id": "5d3a2b1c-4e6f-4a8b-9c0d-1e2f3a4b5c6d",
+         *           "user_id": "8c7b6a59-4d3e-4f2a-8b1c-0d9e8f7a6b5c",
+         *           "title": "Buy milk",
+         *           "description": "Two litres, semi-skimmed",
+         *           "is_completed": false,
+         *           "priority": "high",
+         *           "due_date": "2026-01-15T18:00:00Z",
+         *           "tags": [
+         *             {
+         *               "id": "0b8f3c52-8a4e-4f7e-9a63-3d2f1c0e5a71",
+         *               "name": "errands",
+         *               "color": "#FF8800",
+         *               "created_at": "2026-01-10T09:00:00Z",
+         *               "updated_at": "2026-01-10T09:00:00Z"
+         *             }
+         *           ],
+         *           "created_at": "2026-01-12T08:15:00Z",
+         *           "updated_at": "2026-01-12T08:15:00Z",
+         *           "completed_at": null,
+         *           "version": 1
+         *         }
+         *       ],
+         *       "total": 1,
+         *       "skip": 0,
+         *       "limit": 20,
+         *       "has_more": false
+         *     }
          */
         TodoPage: {
+            /** @description At most `limit` (so at most 100) items. */
             items: components["schemas"]["Todo"][];
             /**
              * Format: int64
@@ -853,6 +1027,10 @@ export interface components {
         /**
          * TodoPatch
          * @description A partial update: absent fields stay; `null` clears `description` and `due_date`.
+         * @example {
+         *       "is_completed": true,
+         *       "due_date": null
+         *     }
          */
         TodoPatch: {
             title?: string;
@@ -867,6 +1045,12 @@ export interface components {
         /**
          * TokenPair
          * @description An access token and the refresh token that renews it.
+         * @example {
+         *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI4YzdiIn0.c2lnbmF0dXJl",
+         *       "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI4YzdiIn0.c2lnbmF0dXJl",
+         *       "token_type": "bearer",
+         *       "expires_in": 3600
+         *     }
          */
         TokenPair: {
             access_token: string;
@@ -881,10 +1065,15 @@ export interface components {
         /**
          * TokenRequest
          * @description OAuth2 password grant (form-encoded), as sent by Swagger UI's Authorize.
+         * @example {
+         *       "grant_type": "password",
+         *       "username": "ada@example.com",
+         *       "password": "Correct#Horse9"
+         *     }
          */
         TokenRequest: {
-            /** @description Must be `password`. */
-            grant_type: string;
+            /** @enum {string} */
+            grant_type: "password";
             /** @description The email address. */
             username: string;
             /** Format: password */
@@ -900,18 +1089,27 @@ export interface components {
         /**
          * User
          * @description A registered user (never includes the password hash).
+         * @example {
+         *       "id": "8c7b6a59-4d3e-4f2a-8b1c-0d9e8f7a6b5c",
+         *       "email": "ada@example.com",
+         *       "name": "Ada",
+         *       "created_at": "2026-01-10T09:00:00Z",
+         *       "updated_at": "2026-01-10T09:00:00Z",
+         *       "last_login_at": "2026-01-12T08:00:00Z",
+         *       "email_verified": true
+         *     }
          */
         User: {
             /** Format: uuid */
             id: string;
             email: string;
-            name?: string | null;
+            name: string | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
             updated_at: string;
             /** Format: date-time */
-            last_login_at?: string | null;
+            last_login_at: string | null;
             /**
              * @description Whether the address was verified (a verification link followed, or a password
              *     reset through it); false for new accounts.
@@ -921,6 +1119,9 @@ export interface components {
         /**
          * VerifyEmailRequest
          * @description The token of a verification link (`{APP_URL}/verify-email?token=…`).
+         * @example {
+         *       "token": "kQ2x7Vd9Jm4sTq1wYb8NcE3uRf6HgA0z"
+         *     }
          */
         VerifyEmailRequest: {
             token: string;
@@ -929,7 +1130,13 @@ export interface components {
     responses: never;
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /**
+         * @description The request's id: the `X-Request-ID` sent when well formed (1 to 128 of `A-Z a-z 0-9 . _ -`), else a new UUID. Error bodies repeat it as `request_id`.
+         * @example 4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00
+         */
+        "X-Request-ID": string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -943,63 +1150,118 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json; charset=utf-8": components["schemas"]["RegisterRequest"];
+                "application/json": components["schemas"]["RegisterRequest"];
             };
         };
         responses: {
             /** @description The account was created. */
             201: {
                 headers: {
-                    LOCATION: string;
+                    Location: string;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["User"];
+                    "application/json": components["schemas"]["User"];
                 };
             };
             /** @description Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the caller signed in with the external identity provider (AUTHZ_003) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Conflicts with existing data (VALIDATION_003, CONFLICT_001) */
             409: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_003",
+                     *       "message": "Email already registered",
+                     *       "details": {
+                     *         "field": "email"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_002",
+                     *       "message": "Password too weak: add a digit",
+                     *       "details": {
+                     *         "field": "password"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Rate limited (RATE_LIMIT_001); see Retry-After */
@@ -1007,19 +1269,39 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RATE_LIMIT_001",
+                     *       "message": "Too many requests; retry later",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -1027,10 +1309,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1044,61 +1336,114 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json; charset=utf-8": components["schemas"]["LoginRequest"];
+                "application/json": components["schemas"]["LoginRequest"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["TokenPair"];
+                    "application/json": components["schemas"]["TokenPair"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_001",
+                     *       "message": "Invalid credentials",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Email address not verified while verification is required (AUTHZ_002); local accounts switched off (LOCAL_AUTH=disabled, AUTHZ_003) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_002",
+                     *       "message": "Verify your email address before logging in",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_001",
+                     *       "message": "`email` is not a valid email address",
+                     *       "details": {
+                     *         "field": "email"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Rate limited (RATE_LIMIT_001); see Retry-After */
@@ -1106,19 +1451,39 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RATE_LIMIT_001",
+                     *       "message": "Too many requests; retry later",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -1126,10 +1491,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1149,55 +1524,108 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["TokenPair"];
+                    "application/json": components["schemas"]["TokenPair"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_001",
+                     *       "message": "Invalid credentials",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Email address not verified while verification is required (AUTHZ_002); local accounts switched off (LOCAL_AUTH=disabled, AUTHZ_003) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_002",
+                     *       "message": "Verify your email address before logging in",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_006",
+                     *       "message": "`grant_type` must be `password`",
+                     *       "details": {
+                     *         "field": "grant_type"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Rate limited (RATE_LIMIT_001); see Retry-After */
@@ -1205,19 +1633,39 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RATE_LIMIT_001",
+                     *       "message": "Too many requests; retry later",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -1225,10 +1673,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1242,61 +1700,114 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json; charset=utf-8": components["schemas"]["RefreshRequest"];
+                "application/json": components["schemas"]["RefreshRequest"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["TokenPair"];
+                    "application/json": components["schemas"]["TokenPair"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_003",
+                     *       "message": "Refresh token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the caller signed in with the external identity provider (AUTHZ_003) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_004",
+                     *       "message": "`body` has the wrong type: expected an object",
+                     *       "details": {
+                     *         "field": "body"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Rate limited (RATE_LIMIT_001); see Retry-After */
@@ -1304,19 +1815,39 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RATE_LIMIT_001",
+                     *       "message": "Too many requests; retry later",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -1324,10 +1855,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1341,70 +1882,133 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json; charset=utf-8": components["schemas"]["LogoutRequest"];
+                "application/json": components["schemas"]["LogoutRequest"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Message"];
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the caller signed in with the external identity provider (AUTHZ_003) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_006",
+                     *       "message": "`scope` must be one of `current`, `others`, `all`",
+                     *       "details": {
+                     *         "field": "scope"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -1412,10 +2016,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1429,61 +2043,114 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json; charset=utf-8": components["schemas"]["ChangePasswordRequest"];
+                "application/json": components["schemas"]["ChangePasswordRequest"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Message"];
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the caller signed in with the external identity provider (AUTHZ_003) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_007",
+                     *       "message": "Current password is incorrect",
+                     *       "details": {
+                     *         "field": "current_password"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Rate limited (RATE_LIMIT_001); see Retry-After */
@@ -1491,19 +2158,39 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RATE_LIMIT_001",
+                     *       "message": "Too many requests; retry later",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -1511,10 +2198,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1530,28 +2227,49 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["User"];
+                    "application/json": components["schemas"]["User"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -1559,10 +2277,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1576,13 +2304,14 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json; charset=utf-8": components["schemas"]["DeleteAccountRequest"];
+                "application/json": components["schemas"]["DeleteAccountRequest"];
             };
         };
         responses: {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1590,46 +2319,98 @@ export interface operations {
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the caller signed in with the external identity provider (AUTHZ_003) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_007",
+                     *       "message": "Current password is incorrect",
+                     *       "details": {
+                     *         "field": "password"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Rate limited (RATE_LIMIT_001); see Retry-After */
@@ -1637,19 +2418,39 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RATE_LIMIT_001",
+                     *       "message": "Too many requests; retry later",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -1657,10 +2458,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1681,37 +2492,70 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["SessionPage"];
+                    "application/json": components["schemas"]["SessionPage"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_009",
+                     *       "message": "`limit` must be between 1 and 100",
+                     *       "details": {
+                     *         "field": "limit"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -1719,10 +2563,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1741,6 +2595,7 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1748,37 +2603,79 @@ export interface operations {
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such resource (RESOURCE_*) */
             404: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RESOURCE_004",
+                     *       "message": "Session not found",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_009",
+                     *       "message": "`id` is not a valid UUID",
+                     *       "details": {
+                     *         "field": "id"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -1786,10 +2683,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1803,53 +2710,96 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json; charset=utf-8": components["schemas"]["PasswordResetRequest"];
+                "application/json": components["schemas"]["PasswordResetRequest"];
             };
         };
         responses: {
             /** @description Accepted: a message goes out if there is anything to send. */
             202: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Message"];
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the caller signed in with the external identity provider (AUTHZ_003) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_001",
+                     *       "message": "`email` is not a valid email address",
+                     *       "details": {
+                     *         "field": "email"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Rate limited (RATE_LIMIT_001); see Retry-After */
@@ -1857,19 +2807,39 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RATE_LIMIT_001",
+                     *       "message": "Too many requests; retry later",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -1877,10 +2847,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1894,70 +2874,133 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json; charset=utf-8": components["schemas"]["PasswordResetConfirm"];
+                "application/json": components["schemas"]["PasswordResetConfirm"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Message"];
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_008",
+                     *       "message": "The link is invalid, expired or already used",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not available: local accounts are switched off (LOCAL_AUTH=disabled), or the caller signed in with the external identity provider (AUTHZ_003) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_002",
+                     *       "message": "Password too weak: add a digit",
+                     *       "details": {
+                     *         "field": "new_password"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -1965,10 +3008,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1982,61 +3035,114 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json; charset=utf-8": components["schemas"]["VerifyEmailRequest"];
+                "application/json": components["schemas"]["VerifyEmailRequest"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["User"];
+                    "application/json": components["schemas"]["User"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_008",
+                     *       "message": "The link is invalid, expired or already used",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_004",
+                     *       "message": "`body` has the wrong type: expected an object",
+                     *       "details": {
+                     *         "field": "body"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -2044,10 +3150,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2064,19 +3180,30 @@ export interface operations {
             /** @description Accepted: a message goes out if there is anything to send. */
             202: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Message"];
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Rate limited (RATE_LIMIT_001); see Retry-After */
@@ -2084,19 +3211,39 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RATE_LIMIT_001",
+                     *       "message": "Too many requests; retry later",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -2104,10 +3251,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2140,37 +3297,70 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["TodoPage"];
+                    "application/json": components["schemas"]["TodoPage"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_009",
+                     *       "message": "`limit` must be between 1 and 100",
+                     *       "details": {
+                     *         "field": "limit"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -2178,10 +3368,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2195,64 +3395,117 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json; charset=utf-8": components["schemas"]["TodoInput"];
+                "application/json": components["schemas"]["TodoInput"];
             };
         };
         responses: {
             /** @description Created; `Location` points at it. */
             201: {
                 headers: {
-                    LOCATION: string;
-                    ETAG: string;
+                    Location: string;
+                    ETag: string;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Todo"];
+                    "application/json": components["schemas"]["Todo"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_005",
+                     *       "message": "`title` is longer than 255 characters",
+                     *       "details": {
+                     *         "field": "title"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -2260,10 +3513,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2271,7 +3534,13 @@ export interface operations {
     get_todo: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description ETags of the client's copy: 304 when one is current.
+                 * @example "1"
+                 */
+                "If-None-Match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -2282,56 +3551,118 @@ export interface operations {
             /** @description The todo. */
             200: {
                 headers: {
-                    ETAG: string;
+                    ETag: string;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Todo"];
+                    "application/json": components["schemas"]["Todo"];
                 };
+            };
+            /** @description `If-None-Match` names the current ETag: the client's copy is current (no body). */
+            304: {
+                headers: {
+                    ETag: string;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The resource belongs to another user (AUTHZ_001) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such resource (RESOURCE_*) */
             404: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RESOURCE_001",
+                     *       "message": "Todo not found",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_009",
+                     *       "message": "`id` is not a valid UUID",
+                     *       "details": {
+                     *         "field": "id"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -2339,10 +3670,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2351,7 +3692,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Only write if the todo's ETag is one of these (412 otherwise). */
+                /**
+                 * @description Only write if the todo's ETag is one of these (412 otherwise).
+                 * @example "1"
+                 */
                 "If-Match"?: string;
             };
             path: {
@@ -2361,90 +3705,173 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json; charset=utf-8": components["schemas"]["TodoInput"];
+                "application/json": components["schemas"]["TodoInput"];
             };
         };
         responses: {
             /** @description The todo. */
             200: {
                 headers: {
-                    ETAG: string;
+                    ETag: string;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Todo"];
+                    "application/json": components["schemas"]["Todo"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The resource belongs to another user (AUTHZ_001) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such resource (RESOURCE_*) */
             404: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RESOURCE_001",
+                     *       "message": "Todo not found",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description If-Match does not match the current ETag (PRECONDITION_001) */
             412: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "PRECONDITION_001",
+                     *       "message": "If-Match does not match the current ETag",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_005",
+                     *       "message": "`title` is longer than 255 characters",
+                     *       "details": {
+                     *         "field": "title"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -2452,10 +3879,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2464,7 +3901,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Only delete if the todo's ETag is one of these (412 otherwise). */
+                /**
+                 * @description Only delete if the todo's ETag is one of these (412 otherwise).
+                 * @example "1"
+                 */
                 "If-Match"?: string;
             };
             path: {
@@ -2477,6 +3917,7 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2484,55 +3925,117 @@ export interface operations {
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The resource belongs to another user (AUTHZ_001) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such resource (RESOURCE_*) */
             404: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RESOURCE_001",
+                     *       "message": "Todo not found",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description If-Match does not match the current ETag (PRECONDITION_001) */
             412: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "PRECONDITION_001",
+                     *       "message": "If-Match does not match the current ETag",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_009",
+                     *       "message": "`id` is not a valid UUID",
+                     *       "details": {
+                     *         "field": "id"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -2540,10 +4043,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2552,7 +4065,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Only write if the todo's ETag is one of these (412 otherwise). */
+                /**
+                 * @description Only write if the todo's ETag is one of these (412 otherwise).
+                 * @example "1"
+                 */
                 "If-Match"?: string;
             };
             path: {
@@ -2562,90 +4078,173 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json; charset=utf-8": components["schemas"]["TodoPatch"];
+                "application/json": components["schemas"]["TodoPatch"];
             };
         };
         responses: {
             /** @description The todo. */
             200: {
                 headers: {
-                    ETAG: string;
+                    ETag: string;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Todo"];
+                    "application/json": components["schemas"]["Todo"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The resource belongs to another user (AUTHZ_001) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such resource (RESOURCE_*) */
             404: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RESOURCE_001",
+                     *       "message": "Todo not found",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description If-Match does not match the current ETag (PRECONDITION_001) */
             412: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "PRECONDITION_001",
+                     *       "message": "If-Match does not match the current ETag",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_005",
+                     *       "message": "`title` is longer than 255 characters",
+                     *       "details": {
+                     *         "field": "title"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -2653,10 +4252,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2665,7 +4274,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Only write if the todo's ETag is one of these (412 otherwise). */
+                /**
+                 * @description Only write if the todo's ETag is one of these (412 otherwise).
+                 * @example "1"
+                 */
                 "If-Match"?: string;
             };
             path: {
@@ -2678,65 +4290,128 @@ export interface operations {
             /** @description The todo. */
             200: {
                 headers: {
-                    ETAG: string;
+                    ETag: string;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Todo"];
+                    "application/json": components["schemas"]["Todo"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The resource belongs to another user (AUTHZ_001) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such resource (RESOURCE_*) */
             404: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RESOURCE_001",
+                     *       "message": "Todo not found",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description If-Match does not match the current ETag (PRECONDITION_001) */
             412: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "PRECONDITION_001",
+                     *       "message": "If-Match does not match the current ETag",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_009",
+                     *       "message": "`id` is not a valid UUID",
+                     *       "details": {
+                     *         "field": "id"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -2744,10 +4419,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2768,37 +4453,70 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["TagPage"];
+                    "application/json": components["schemas"]["TagPage"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_009",
+                     *       "message": "`limit` must be between 1 and 100",
+                     *       "details": {
+                     *         "field": "limit"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -2806,10 +4524,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2823,72 +4551,137 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json; charset=utf-8": components["schemas"]["NewTag"];
+                "application/json": components["schemas"]["NewTag"];
             };
         };
         responses: {
             /** @description Created; `Location` points at it. */
             201: {
                 headers: {
-                    LOCATION: string;
+                    Location: string;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Tag"];
+                    "application/json": components["schemas"]["Tag"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Conflicts with existing data (VALIDATION_003, CONFLICT_001) */
             409: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "CONFLICT_001",
+                     *       "message": "A tag with this name already exists",
+                     *       "details": {
+                     *         "field": "name"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_009",
+                     *       "message": "`color` must be #RRGGBB",
+                     *       "details": {
+                     *         "field": "color"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -2896,10 +4689,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2917,55 +4720,108 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Tag"];
+                    "application/json": components["schemas"]["Tag"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The resource belongs to another user (AUTHZ_001) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such resource (RESOURCE_*) */
             404: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RESOURCE_002",
+                     *       "message": "Tag not found",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_009",
+                     *       "message": "`id` is not a valid UUID",
+                     *       "details": {
+                     *         "field": "id"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -2973,10 +4829,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2995,6 +4861,7 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3002,46 +4869,98 @@ export interface operations {
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The resource belongs to another user (AUTHZ_001) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such resource (RESOURCE_*) */
             404: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RESOURCE_002",
+                     *       "message": "Tag not found",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_009",
+                     *       "message": "`id` is not a valid UUID",
+                     *       "details": {
+                     *         "field": "id"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -3049,10 +4968,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3068,88 +4997,173 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json; charset=utf-8": components["schemas"]["TagPatch"];
+                "application/json": components["schemas"]["TagPatch"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Tag"];
+                    "application/json": components["schemas"]["Tag"];
                 };
             };
             /** @description Missing, invalid, expired or revoked credentials (AUTH_*) */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTH_002",
+                     *       "message": "Access token expired",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The resource belongs to another user (AUTHZ_001) */
             403: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "AUTHZ_001",
+                     *       "message": "The resource belongs to another user",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such resource (RESOURCE_*) */
             404: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "RESOURCE_002",
+                     *       "message": "Tag not found",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Conflicts with existing data (VALIDATION_003, CONFLICT_001) */
             409: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "CONFLICT_001",
+                     *       "message": "A tag with this name already exists",
+                     *       "details": {
+                     *         "field": "name"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Body larger than 1 MiB (REQUEST_001) */
             413: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_001",
+                     *       "message": "Request body too large (limit 1 MiB)",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unsupported Content-Type (REQUEST_002) */
             415: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "REQUEST_002",
+                     *       "message": "Unsupported content type",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid input (VALIDATION_*); details.field names it */
             422: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "VALIDATION_009",
+                     *       "message": "`color` must be #RRGGBB",
+                     *       "details": {
+                     *         "field": "color"
+                     *       },
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unexpected internal error (SERVER_002) */
             500: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_002",
+                     *       "message": "Internal server error",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Temporarily unavailable (SERVER_001); see Retry-After */
@@ -3157,10 +5171,20 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "error_code": "SERVER_001",
+                     *       "message": "Service temporarily unavailable",
+                     *       "details": {},
+                     *       "timestamp": "2026-01-12T20:30:00Z",
+                     *       "request_id": "4f1c2a9e-0b7d-4c1e-9d0a-5b6c7d8e9f00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3177,19 +5201,21 @@ export interface operations {
             /** @description Ready to serve requests. */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Health"];
+                    "application/json": components["schemas"]["Health"];
                 };
             };
             /** @description Not ready: the failing check is `false`. */
             503: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Health"];
+                    "application/json": components["schemas"]["Health"];
                 };
             };
         };
@@ -3205,10 +5231,11 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["Live"];
+                    "application/json": components["schemas"]["Live"];
                 };
             };
         };

@@ -7,6 +7,20 @@ import { randomUUID } from "node:crypto";
 import { test } from "node:test";
 
 import { ApiError, createTodoClient, etagOf, passwordGrant, unwrap } from "../src/client.js";
+import type { components } from "../src/schema.js";
+
+// The generated types are as strict as the server: always-sent fields are required
+// (nullable where null is sent). Each line stops compiling if the spec loosens.
+type Schemas = components["schemas"];
+type IsRequired<T, K extends keyof T> = {} extends Pick<T, K> ? false : true;
+const strictTypes: [
+  IsRequired<Schemas["Todo"], "description">,
+  IsRequired<Schemas["Todo"], "completed_at">,
+  IsRequired<Schemas["Tag"], "color">,
+  IsRequired<Schemas["User"], "last_login_at">,
+  IsRequired<Schemas["Session"], "user_agent">,
+] = [true, true, true, true, true];
+void strictTypes;
 
 const BASE_URL = process.env.BASE_URL ?? "http://127.0.0.1:8099";
 const PASSWORD = "Correct#Horse9";
@@ -138,7 +152,7 @@ test("token grant, refresh rotation, tags, toggle, delete and change-password", 
     await client.PATCH("/api/v1/tags/{id}", { params: { path: { id: tag.id } }, body: { name: "House", color: null } }),
   );
   assert.equal(renamed.name, "House");
-  assert.equal(renamed.color ?? null, null);
+  assert.equal(renamed.color, null);
   const tags = unwrap(await client.GET("/api/v1/tags", { params: { query: { limit: 5 } } }));
   assert.deepEqual(
     tags.items.map((t) => t.name),

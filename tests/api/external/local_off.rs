@@ -32,7 +32,7 @@ both_backends! {
         let body = expect_error(anon.register().body(register_body(&unique_email(), STRONG_PASSWORD)).send().await, forbidden, code);
         assert!(body.message.contains("identity provider"), "{}", body.message);
         expect_error(anon.login().body(login_body("a@b.co", STRONG_PASSWORD)).send().await, forbidden, code);
-        expect_error(anon.issue_token().body(password_grant("password", "a@b.co", STRONG_PASSWORD)).send().await, forbidden, code);
+        expect_error(anon.issue_token().body(password_grant("a@b.co", STRONG_PASSWORD)).send().await, forbidden, code);
         expect_error(anon.refresh_token().body(refresh_body("x.y.z")).send().await, forbidden, code);
         let reset = anon.request_password_reset().body(types::PasswordResetRequest::builder().email("a@b.co")).send().await;
         expect_error(reset, forbidden, code);

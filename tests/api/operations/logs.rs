@@ -142,7 +142,8 @@ async fn log_traffic(server: &ServerProcess, email: &str) -> (String, Vec<String
         StatusCode::OK,
     );
     let again = login("log-login-2", NEW_PASSWORD).await;
-    let logout = types::LogoutRequest::builder().refresh_token(Some(again.refresh_token.clone()));
+    let logout =
+        types::LogoutRequest::builder().refresh_token(Some(again.refresh_token.parse().unwrap()));
     let client = traced(server, "log-logout", Some(&again.access_token));
     expect_ok(client.logout().body(logout).send().await, StatusCode::OK);
     let failed = login_body(email, WRONG_PASSWORD);

@@ -182,12 +182,23 @@ fn if_match_classes() -> Vec<Class<IfMatch>> {
         class(
             "stale ETag",
             err(412, "PRECONDITION_001"),
-            prop_oneof![1i64..5, 5i64..1000, -1000i64..0].prop_map(IfMatch::Stale),
+            prop_oneof![1i64..5, 5i64..1000].prop_map(IfMatch::Stale),
         ),
         class(
             "garbage If-Match",
             Expect::Unknown,
             header_text(30).prop_map(IfMatch::Garbage),
+        ),
+        class(
+            "malformed If-Match",
+            err(422, "VALIDATION_009"),
+            prop_oneof![
+                Just(String::new()),
+                Just("3".into()),
+                Just("\"-1\"".into()),
+                Just("W/3".into())
+            ]
+            .prop_map(IfMatch::Garbage),
         ),
     ]
 }

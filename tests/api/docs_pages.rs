@@ -1,0 +1,80 @@
+//! The docs pages, the served spec, the favicon and response compression.
+//!
+//! Raw: none of these is an operation of the spec, and the SDK's client neither asks for
+//! compression nor shows encodings.
+
+use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+/// `GET path` with `Accept-Encoding: encoding` (none when empty): status, headers, body.
+async fn get(
+    app: &TestApp,
+    path: &str,
+    encoding: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut req = app.client.get(app.url(path));
+    if !encoding.is_empty() {
+        req = req.header(ACCEPT_ENCODING, encoding);
+    }
+    let resp = req.send().await.expect("request sent");
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    (
+        status,
+        headers,
+        resp.bytes().await.expect("body read").to_vec(),
+    )
+}
+
+both_backends! {
+    async fn docs_pages_embed_the_served_document(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let committed: serde_json::Value = serde_yaml::from_str(include_str!("../../openapi.yaml")).unwrap();
+        let (status, _, body) = get(&app, "/openapi.json", "").await;
+        assert_eq!(status, StatusCode::OK);
+        let served: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(served, committed, "/openapi.json is the committed openapi.yaml");
+        let document = served.to_string();
+        for page in ["/docs", "/redoc"] {
+            let (status, headers, body) = get(&app, page, "").await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            assert!(headers[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"), "{page}");
+            let html = String::from_utf8(body).unwrap();
+            assert!(html.contains(&document), "{page} embeds another document");
+            assert!(html.contains(r#"<link rel="icon" type="image/svg+xml" href="/favicon.ico">"#), "{page}");
+        }
+        let (status, headers, body) = get(&app, "/favicon.ico", "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[CONTENT_TYPE], "image/svg+xml");
+        assert!(body.starts_with(b"<svg"));
+    }
+
+    async fn large_text_is_compressed_small_json_is_not(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (_, plain_headers, plain) = get(&app, "/docs", "").await;
+        assert!(!plain_headers.contains_key(CONTENT_ENCODING), "compressed without being asked");
+        for (asked, answered) in [("gzip", "gzip"), ("gzip, deflate, br", "br"), ("br;q=0.1, gzip", "gzip")] {
+            for path in ["/docs", "/openapi.json", "/openapi.yaml"] {
+                let (status, headers, body) = get(&app, path, asked).await;
+                assert_eq!(status, StatusCode::OK, "{path} {asked}");
+                assert_eq!(headers[CONTENT_ENCODING], answered, "{path} {asked}");
+                assert_eq!(headers[VARY], "accept-encoding", "{path} {asked}");
+                if path == "/docs" {
+                    assert!(body.len() * 2 < plain.len(), "{asked}: {} of {} bytes", body.len(), plain.len());
+                }
+            }
+        }
+        // Small JSON answers go out as they are, saying that they could vary.
+        let (status, headers, body) = get(&app, "/health/live", "gzip, br").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!headers.contains_key(CONTENT_ENCODING), "a {}-byte answer compressed", body.len());
+        assert_eq!(headers[VARY], "accept-encoding");
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["status"], "alive");
+        // Nothing to compress in a HEAD answer, nor for a client that refuses both codings.
+        let head = app.client.head(app.url("/docs")).header(ACCEPT_ENCODING, "gzip").send().await.unwrap();
+        assert!(!head.headers().contains_key(CONTENT_ENCODING));
+        let (_, headers, _) = get(&app, "/docs", "br;q=0, gzip;q=0, identity").await;
+        assert!(!headers.contains_key(CONTENT_ENCODING));
+    }
+}
