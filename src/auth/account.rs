@@ -61,16 +61,7 @@ impl AuthService {
         if user.origin == Origin::External {
             return Err(ApiError::NotAvailable(Unavailability::ExternalAccount));
         }
-        let record = self
-            .users
-            .user_by_id(user.id)
-            .await?
-            .ok_or(ApiError::UserGone)?;
-        let attempt = self
-            .limits
-            .current_password
-            .take(&user.id.to_string())
-            .await?;
+        let (record, attempt) = self.current_password_check(user).await?;
         let wrong = || {
             ApiError::invalid(
                 ErrorCode::VALIDATION_007,

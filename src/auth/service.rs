@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::attempts::{self, FailureLimit};
+use super::attempts::{self, Attempt, FailureLimit};
 use super::email::Email;
 use super::federated::Identity;
 use super::model::{ClientInfo, LogoutScope, TokenPair, TokenType, User};
@@ -76,6 +76,25 @@ impl CheckLimits {
 }
 
 impl AuthService {
+    /// The caller's stored record and one attempt from its current-password limit: what
+    /// every operation that checks a current password starts with.
+    pub(super) async fn current_password_check(
+        &self,
+        user: &CurrentUser,
+    ) -> ApiResult<(UserRecord, Attempt<'_>)> {
+        let record = self
+            .users
+            .user_by_id(user.id)
+            .await?
+            .ok_or(ApiError::UserGone)?;
+        let attempt = self
+            .limits
+            .current_password
+            .take(&user.id.to_string())
+            .await?;
+        Ok((record, attempt))
+    }
+
     pub fn new(
         stores: AuthStores,
         hasher: PasswordHasher,
@@ -384,16 +403,7 @@ impl AuthService {
         new: String,
     ) -> ApiResult<()> {
         self.password_account(user)?;
-        let record = self
-            .users
-            .user_by_id(user.id)
-            .await?
-            .ok_or(ApiError::UserGone)?;
-        let attempt = self
-            .limits
-            .current_password
-            .take(&user.id.to_string())
-            .await?;
+        let (record, attempt) = self.current_password_check(user).await?;
         if !self
             .hasher
             .verify(current.clone(), record.password_hash)
