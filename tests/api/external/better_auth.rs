@@ -3,10 +3,11 @@
 //! harness on a free loopback port: users sign up and in through Better Auth's own HTTP
 //! API, get a JWT from `/api/auth/token`, and use this API with it.
 //!
-//! Needs `npm ci --prefix tests/better-auth` (`.ci/run` does it); without it these tests
-//! fail and say so.
+//! The first of these tests installs the server's pinned packages
+//! (`npm ci --prefix tests/better-auth`, from its `package-lock.json`) when they are not
+//! there yet; without Node.js 20+ and npm they fail and say so.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -39,11 +40,7 @@ impl BetterAuth {
     /// Starts `server.mjs` on a fresh PostgreSQL database; its JWTs live `expiration`.
     async fn start(expiration: &str) -> BetterAuth {
         let dir = fixture();
-        assert!(
-            dir.join("node_modules/better-auth").is_dir(),
-            "the Better Auth test server is not installed: run `npm ci --prefix tests/better-auth` \
-             (Node 20+; .ci/run does it)"
-        );
+        installed(&dir).await;
         let database = TestDatabase::create(Backend::Postgres).await;
         let mut child = Command::new("node")
             .arg("server.mjs")
@@ -137,6 +134,33 @@ impl BetterAuth {
         let n = sqlx::query(sql).execute(p).await.unwrap().rows_affected();
         assert_eq!(n, 1, "one key to rotate");
     }
+}
+
+/// Installs the server's packages once per test run, unless a finished `npm ci`
+/// (its `node_modules/.package-lock.json`) is already there.
+async fn installed(dir: &Path) {
+    static INSTALL: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    INSTALL
+        .get_or_init(|| async {
+            let done = dir.join("node_modules/.package-lock.json").is_file()
+                && dir.join("node_modules/better-auth").is_dir();
+            if done {
+                return;
+            }
+            eprintln!("installing the Better Auth test server: npm ci --prefix tests/better-auth");
+            let status = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+                .arg(dir)
+                .stdout(Stdio::null())
+                .status()
+                .await
+                .expect("run npm (the Better Auth tests need Node.js 20+ and npm)");
+            assert!(
+                status.success(),
+                "`npm ci --prefix tests/better-auth` failed ({status}); its output is above"
+            );
+        })
+        .await;
 }
 
 /// Reads the child's output until its `READY <url>` line (at most 60 s).
