@@ -226,6 +226,41 @@ describe("Swagger UI /docs", () => {
   });
 });
 
+describe("Swagger UI /docs Schemas panel", () => {
+  test("every schema opens and shows its example as JSON (no OrderedMap/List dumps)", async () => {
+    const spec = await (await fetch(`${BASE_URL}/openapi.json`)).json();
+    const names = Object.keys(spec.components?.schemas ?? {});
+    assert.ok(names.length > 0, "the spec has no schemas");
+    const page = await newPage("schemas");
+    await page.goto(`${BASE_URL}/docs`);
+    await page.locator(".swagger-ui section.models").waitFor();
+    const dumps = [];
+    await step(page, "schemas", async () => {
+      for (const name of names) {
+        const model = page.locator(`.swagger-ui section.models #model-${name}`);
+        await model.scrollIntoViewIfNeeded();
+        await model.locator("button.model-box-control").first().click();
+        await model.locator(".model-box .model").first().waitFor();
+        const text = await model.innerText();
+        if (/OrderedMap|\bList \[/.test(text)) dumps.push(`${name}: ${text.replace(/\s+/g, " ").slice(0, 300)}`);
+      }
+      await page.shot("1-schemas");
+    });
+    assert.deepEqual(dumps, [], "schemas whose example Swagger UI shows as an Immutable.js dump");
+    // The rule behind a pattern is also said in words next to it (TodoInput.title).
+    const title = page
+      .locator(".swagger-ui section.models #model-TodoInput tr.property-row")
+      .filter({ hasText: "title" })
+      .first();
+    await title.locator("button.model-box-control").click();
+    const shown = await title.innerText();
+    assert.match(shown, /pattern: \^/, `TodoInput.title shows no pattern:\n${shown}`);
+    assert.match(shown, /Not blank .*no NUL \(U\+0000\) characters/, `TodoInput.title does not say its pattern in words:\n${shown}`);
+    assert.deepEqual(page.problems, [], `console errors on /docs:\n${diagnose(page)}`);
+    await page.context().close();
+  });
+});
+
 describe("ReDoc /redoc", () => {
   test("every operation summary from /openapi.json is shown", async () => {
     const spec = await (await fetch(`${BASE_URL}/openapi.json`)).json();

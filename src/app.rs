@@ -72,13 +72,10 @@ pub fn endpoint(state: AppState, connections: Arc<Connections>) -> impl Endpoint
         .around(move |ep, req| guard(ep, req, requests.clone()))
 }
 
-/// `/docs` (Swagger UI, with its OAuth2 receiver) and `/redoc`, both embedding the
-/// refined document `spec` (poem-openapi's own pages embed its raw one).
+/// `/docs` (Swagger UI and its assets) and `/redoc`, both showing the refined document
+/// `spec` (poem-openapi's ReDoc page embeds its raw one).
 fn doc_pages(svc: &OpenApiService<Api, ()>, spec: &serde_json::Value) -> (Route, impl Endpoint) {
     let raw = svc.spec();
-    let swagger = docs::with_document(&svc.swagger_ui_html(), &raw, spec, "Swagger UI")
-        .map(docs::swagger_options)
-        .expect("poem-openapi's Swagger UI page embeds its document");
     // ReDoc's page would fetch web fonts from a third-party host; it renders without them.
     let redoc_page = svc
         .redoc_html()
@@ -88,12 +85,21 @@ fn doc_pages(svc: &OpenApiService<Api, ()>, spec: &serde_json::Value) -> (Route,
         .join("\n");
     let redoc = docs::with_document(&redoc_page, &raw, spec, "Redoc")
         .expect("poem-openapi's ReDoc page embeds its document");
-    let docs = Route::new()
-        .at(
-            "/",
-            poem::get(static_text("text/html; charset=utf-8", swagger)),
-        )
-        .at("/oauth-receiver.html", svc.swagger_ui());
+    let page = static_text("text/html; charset=utf-8", docs::swagger_page(spec));
+    let mut docs = Route::new().at("/", poem::get(page));
+    for (name, content_type, content) in docs::SWAGGER_UI_ASSETS {
+        let asset = poem::endpoint::make_sync(move |_| {
+            poem::Response::builder()
+                .content_type(*content_type)
+                // Asked for with the version as query (see `docs::swagger_page`).
+                .header(
+                    poem::http::header::CACHE_CONTROL,
+                    "public, max-age=31536000, immutable",
+                )
+                .body(*content)
+        });
+        docs = docs.at(format!("/{name}"), poem::get(asset));
+    }
     (docs, static_text("text/html; charset=utf-8", redoc))
 }
 

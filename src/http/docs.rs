@@ -1,6 +1,11 @@
 //! The documentation pages, `/docs` (Swagger UI) and `/redoc`, showing the same refined
-//! document that `/openapi.json` serves (poem-openapi's pages embed its raw one), and
-//! the service's favicon.
+//! document that `/openapi.json` serves, and the service's favicon.
+//!
+//! Swagger UI is our own page over the vendored release in `assets/swagger-ui/`:
+//! poem-openapi's bundles 5.17.14, whose Schemas panel shows object examples as
+//! `OrderedMap {…}` dumps. ReDoc is poem-openapi's page with the refined document in it.
+
+use serde_json::Value;
 
 /// A small SVG icon (a check mark), served at `/favicon.ico`.
 pub const FAVICON_SVG: &str = concat!(
@@ -31,14 +36,65 @@ pub fn with_document(
     Some(out.replacen(&old_title, HEAD, 1))
 }
 
-/// Swagger UI options beyond poem-openapi's: request durations shown, and the
-/// authorization kept across reloads.
-pub fn swagger_options(page: String) -> String {
-    page.replacen(
-        "deepLinking: true,",
-        "deepLinking: true,\n        displayRequestDuration: true,\n        \
-         persistAuthorization: true,",
-        1,
+/// The vendored Swagger UI release (npm `swagger-ui-dist`), also the assets' cache key.
+pub const SWAGGER_UI_VERSION: &str = "5.35.0";
+
+/// The Swagger UI files served under `/docs/`: name, content type, content.
+pub const SWAGGER_UI_ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "swagger-ui-bundle.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/swagger-ui/swagger-ui-bundle.js"),
+    ),
+    (
+        "swagger-ui.css",
+        "text/css; charset=utf-8",
+        include_str!("../../assets/swagger-ui/swagger-ui.css"),
+    ),
+    (
+        "oauth2-redirect.html",
+        "text/html; charset=utf-8",
+        include_str!("../../assets/swagger-ui/oauth2-redirect.html"),
+    ),
+    (
+        "oauth2-redirect.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/swagger-ui/oauth2-redirect.js"),
+    ),
+];
+
+/// The `/docs` page: Swagger UI showing `spec`, with request durations shown and the
+/// authorization kept across reloads. Its assets are asked for with the version as
+/// query, so they can be cached for good.
+pub fn swagger_page(spec: &Value) -> String {
+    // `</` would end the script element early; `<\/` is the same JSON string.
+    let spec = spec.to_string().replace("</", "<\\/");
+    let v = SWAGGER_UI_VERSION;
+    format!(
+        r##"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+{HEAD}
+<link rel="stylesheet" href="/docs/swagger-ui.css?v={v}">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js?v={v}"></script>
+<script>
+window.ui = SwaggerUIBundle({{
+  dom_id: "#swagger-ui",
+  spec: {spec},
+  deepLinking: true,
+  displayRequestDuration: true,
+  persistAuthorization: true,
+  oauth2RedirectUrl: new URL("/docs/oauth2-redirect.html", window.location.href).href,
+}});
+</script>
+</body>
+</html>
+"##
     )
 }
 
@@ -57,5 +113,17 @@ mod tests {
             with_document(page, "{\"c\":3}", &refined, "Swagger UI"),
             None
         );
+    }
+
+    #[test]
+    fn the_swagger_page_embeds_the_document_without_ending_its_script() {
+        let spec = serde_json::json!({"info": {"description": "a </script> tag"}});
+        let page = swagger_page(&spec);
+        assert!(
+            page.contains(r#"spec: {"info":{"description":"a <\/script> tag"}},"#),
+            "{page}"
+        );
+        assert_eq!(page.matches("</script>").count(), 2, "{page}");
+        assert!(page.contains(HEAD) && page.contains("swagger-ui-bundle.js?v=5.35.0"));
     }
 }

@@ -14,6 +14,7 @@ const PLAIN_ROUTES: &[&str] = &[
     "/",
     "/metrics",
     "/docs",
+    "/docs/{asset}",
     "/redoc",
     "/openapi.json",
     "/openapi.yaml",

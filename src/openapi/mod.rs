@@ -76,6 +76,7 @@ pub fn spec_document(svc: &OpenApiService<Api, ()>) -> serde_json::Value {
     refine::required_outputs(&mut doc);
     refine::public_security(&mut doc);
     refine::response_headers(&mut doc);
+    refine::pattern_words(&mut doc);
     examples::schema_examples(&mut doc);
     examples::error_examples(&mut doc);
     examples::parameter_examples(&mut doc);

@@ -4,6 +4,8 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::wire::strings;
+
 /// Properties of response-only schemas that the server leaves out when empty
 /// (`#[oai(skip_serializing_if_is_none)]`): everything else it always sends. Keep it in
 /// step with those attributes (the contract tests check every answer against the spec).
@@ -217,6 +219,47 @@ pub fn drop_defaults(v: &mut Value) {
             map.values_mut().for_each(drop_defaults);
         }
         Value::Array(items) => items.iter_mut().for_each(drop_defaults),
+        _ => {}
+    }
+}
+
+/// The string patterns every generator copies but few readers decode, in words.
+const PATTERN_WORDS: &[(&str, &str)] = &[
+    (strings::NO_NUL, "No NUL (U+0000) characters."),
+    (
+        strings::NOT_BLANK,
+        "Not blank (some non-whitespace character); no NUL (U+0000) characters.",
+    ),
+];
+
+/// Says the rule of a [`PATTERN_WORDS`] pattern in words, after the description that
+/// docs UIs show beside the raw pattern: the parameter's, else the schema's own.
+pub fn pattern_words(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let parameter = map.contains_key("in");
+            let pattern = match parameter {
+                true => map.get("schema").and_then(|s| s.get("pattern")),
+                false => map.get("pattern"),
+            };
+            let words = pattern.and_then(|p| {
+                PATTERN_WORDS
+                    .iter()
+                    .find(|(pattern, _)| p == pattern)
+                    .map(|(_, words)| *words)
+            });
+            if let Some(words) = words {
+                let description = match map.get("description").and_then(Value::as_str) {
+                    Some(d) => format!("{} {words}", d.trim_end()),
+                    None => words.to_owned(),
+                };
+                map.insert("description".into(), description.into());
+            }
+            if !parameter {
+                map.values_mut().for_each(pattern_words);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(pattern_words),
         _ => {}
     }
 }

@@ -33,9 +33,9 @@ pub const MAX_TAG_NAME: usize = 50;
 pub const MAX_TAGS: usize = 50;
 
 /// No NUL character (neither database stores one faithfully).
-const NO_NUL: &str = r"^[^\u0000]*$";
+pub const NO_NUL: &str = r"^[^\u0000]*$";
 /// Not blank and no NUL character.
-const NOT_BLANK: &str = r"^[^\u0000]*[^\s\u0000][^\u0000]*$";
+pub const NOT_BLANK: &str = r"^[^\u0000]*[^\s\u0000][^\u0000]*$";
 
 /// Declares a [`StringSchema`] marker: `name`, optional `format`, length bounds, pattern.
 macro_rules! string_schema {

@@ -3,7 +3,7 @@
 //! Raw: none of these is an operation of the spec, and the SDK's client neither asks for
 //! compression nor shows encodings.
 
-use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use reqwest::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, VARY};
 use reqwest::StatusCode;
 
 use crate::helpers::*;
@@ -35,7 +35,8 @@ both_backends! {
         assert_eq!(status, StatusCode::OK);
         let served: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(served, committed, "/openapi.json is the committed openapi.yaml");
-        let document = served.to_string();
+        // As a script embeds it (`</` written `<\/`).
+        let document = served.to_string().replace("</", "<\\/");
         for page in ["/docs", "/redoc"] {
             let (status, headers, body) = get(&app, page, "").await;
             assert_eq!(status, StatusCode::OK, "{page}");
@@ -44,6 +45,27 @@ both_backends! {
             assert!(html.contains(&document), "{page} embeds another document");
             assert!(html.contains(r#"<link rel="icon" type="image/svg+xml" href="/favicon.ico">"#), "{page}");
         }
+        // Swagger UI is the vendored release, cacheable for good (the page asks for it
+        // with the version as query).
+        let (_, _, page) = get(&app, "/docs", "").await;
+        let page = String::from_utf8(page).unwrap();
+        for (name, content_type, file) in [
+            ("swagger-ui-bundle.js", "text/javascript; charset=utf-8", &include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js")[..]),
+            ("swagger-ui.css", "text/css; charset=utf-8", &include_bytes!("../../assets/swagger-ui/swagger-ui.css")[..]),
+            ("oauth2-redirect.html", "text/html; charset=utf-8", &include_bytes!("../../assets/swagger-ui/oauth2-redirect.html")[..]),
+        ] {
+            if name != "oauth2-redirect.html" {
+                assert!(page.contains(&format!("\"/docs/{name}?v=5.35.0\"")), "/docs does not load {name}");
+            }
+            let (status, headers, body) = get(&app, &format!("/docs/{name}"), "").await;
+            assert_eq!(status, StatusCode::OK, "{name}");
+            assert_eq!(headers[CONTENT_TYPE], content_type, "{name}");
+            assert_eq!(headers[CACHE_CONTROL], "public, max-age=31536000, immutable", "{name}");
+            assert!(body == file, "/docs/{name} is not the vendored file");
+        }
+        assert!(page.len() < document.len() + 2_000, "/docs is {} bytes: assets inlined?", page.len());
+        let (status, _, _) = get(&app, "/docs/nothing-here.js", "").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, headers, body) = get(&app, "/favicon.ico", "").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(headers[CONTENT_TYPE], "image/svg+xml");

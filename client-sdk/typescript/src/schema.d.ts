@@ -688,6 +688,7 @@ export interface components {
          *     }
          */
         NewTag: {
+            /** @description Not blank (some non-whitespace character); no NUL (U+0000) characters. */
             name: string;
             color?: string | null;
         };
@@ -751,6 +752,7 @@ export interface components {
              * @description 8 to 128 characters with an upper-case and a lower-case letter, a digit and a special character.
              */
             password: string;
+            /** @description No NUL (U+0000) characters. */
             name?: string;
         };
         /**
@@ -893,6 +895,7 @@ export interface components {
          *     }
          */
         TagPatch: {
+            /** @description Not blank (some non-whitespace character); no NUL (U+0000) characters. */
             name?: string;
             color?: string | null;
         };
@@ -965,8 +968,9 @@ export interface components {
          *     }
          */
         TodoInput: {
-            /** @description 1 to 255 characters; surrounding whitespace is trimmed. */
+            /** @description 1 to 255 characters; surrounding whitespace is trimmed. Not blank (some non-whitespace character); no NUL (U+0000) characters. */
             title: string;
+            /** @description No NUL (U+0000) characters. */
             description?: string | null;
             priority?: components["schemas"]["Priority"];
             /** Format: date-time */
@@ -1033,7 +1037,9 @@ export interface components {
          *     }
          */
         TodoPatch: {
+            /** @description Not blank (some non-whitespace character); no NUL (U+0000) characters. */
             title?: string;
+            /** @description No NUL (U+0000) characters. */
             description?: string | null;
             priority?: components["schemas"]["Priority"];
             /** Format: date-time */
@@ -3278,9 +3284,9 @@ export interface operations {
                 limit?: number;
                 is_completed?: boolean;
                 priority?: components["schemas"]["Priority"];
-                /** @description A tag name (case-insensitive). */
+                /** @description A tag name (case-insensitive). No NUL (U+0000) characters. */
                 tag?: string;
-                /** @description Case-insensitive substring of title or description. */
+                /** @description Case-insensitive substring of title or description. No NUL (U+0000) characters. */
                 q?: string;
                 due_before?: string;
                 due_after?: string;
