@@ -75,7 +75,7 @@ impl ExternalSettings {
     pub const VARIABLES: &'static [Setting] = &[
         set("LOCAL_AUTH", "enabled", "enabled or disabled; disabled: register, login, token, refresh and the password operations answer 403 AUTHZ_003 (needs EXTERNAL_ISSUER)"),
         set("EXTERNAL_ISSUER", "", "the exact iss of an external auth server's tokens to accept (Better Auth: its baseURL); needs EXTERNAL_JWKS_URL or EXTERNAL_JWT_SECRET (unset: none)"),
-        set("EXTERNAL_JWKS_URL", "", "the issuer's JWKS (Better Auth: <baseURL>/api/auth/jwks; OIDC: jwks_uri of its discovery document)"),
+        set("EXTERNAL_JWKS_URL", "", "the issuer's JWKS (Better Auth: <baseURL>/api/auth/jwks; OIDC: jwks_uri of its discovery document); https:// in production unless on loopback"),
         set("EXTERNAL_AUDIENCE", "", "required in the aud of external tokens when set (unset: aud is not checked)"),
         set("EXTERNAL_ALGORITHMS", DEFAULT_ALGORITHMS, "comma-separated signing algorithms accepted from the JWKS (EdDSA, ES256, ES384, RS256..RS512, PS256..PS512; never none or HS*)"),
         set("EXTERNAL_CLOCK_SKEW_SECONDS", "30", "tolerance on exp, nbf and iat of external tokens, in seconds (0..=300)"),
@@ -141,7 +141,7 @@ fn issuer(env: &Lookup, issuer: String, production: bool) -> anyhow::Result<Exte
         env.value("EXTERNAL_JWKS_URL"),
         env.value("EXTERNAL_JWT_SECRET"),
     ) {
-        (Some(url), None) => jwks_source(env, url.trim())?,
+        (Some(url), None) => jwks_source(env, url.trim(), production)?,
         (None, Some(secret)) => secret_source(env, secret, production)?,
         (Some(_), Some(_)) => bail!(
             "EXTERNAL_JWKS_URL and EXTERNAL_JWT_SECRET are both set: use one (the JWKS, unless \
@@ -162,14 +162,36 @@ fn issuer(env: &Lookup, issuer: String, production: bool) -> anyhow::Result<Exte
     })
 }
 
-fn jwks_source(env: &Lookup, url: &str) -> anyhow::Result<KeySource> {
+fn jwks_source(env: &Lookup, url: &str, production: bool) -> anyhow::Result<KeySource> {
     if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
         bail!("EXTERNAL_JWKS_URL={url:?} must be an http:// or https:// URL");
+    }
+    // Whoever can change the keys on the way can sign tokens as any user.
+    if production && url.starts_with("http://") && !loopback(url) {
+        bail!(
+            "EXTERNAL_JWKS_URL={url:?} is plain HTTP in production: anyone on the path could \
+             swap the keys; use https:// (plain HTTP is accepted only to a loopback address)"
+        );
     }
     Ok(KeySource::Jwks {
         url: url.to_owned(),
         algorithms: algorithms(&env.text("EXTERNAL_ALGORITHMS"))?,
     })
+}
+
+/// Whether `url`'s host is this machine (`localhost`, 127.0.0.0/8, `::1`).
+fn loopback(url: &str) -> bool {
+    let Some(host) = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+    else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => bare.eq_ignore_ascii_case("localhost"),
+    }
 }
 
 fn secret_source(env: &Lookup, secret: String, production: bool) -> anyhow::Result<KeySource> {

@@ -93,6 +93,35 @@ fn production_refuses_a_weak_shared_secret() {
 }
 
 #[test]
+fn production_refuses_a_plain_http_jwks_url_off_loopback() {
+    let read_in_production = |url: &str| {
+        let map: std::collections::HashMap<_, _> =
+            [ISS, ("EXTERNAL_JWKS_URL", url)].into_iter().collect();
+        ExternalSettings::from_lookup(|k| map.get(k).map(|v| v.to_string()), true)
+    };
+    for url in [
+        "http://auth.example.com/jwks",
+        "http://10.0.0.7:3000/api/auth/jwks",
+    ] {
+        let e = format!("{:#}", read_in_production(url).expect_err(url));
+        assert!(
+            e.contains("EXTERNAL_JWKS_URL") && e.contains("https://"),
+            "{e}"
+        );
+    }
+    for url in [
+        "https://auth.example.com/jwks",
+        "http://127.0.0.1:3000/api/auth/jwks",
+        "http://localhost:3000/api/auth/jwks",
+        "http://[::1]:3000/jwks",
+    ] {
+        assert!(read_in_production(url).is_ok(), "{url}");
+    }
+    // Development keeps plain HTTP (a local auth server).
+    assert!(read(&[ISS, ("EXTERNAL_JWKS_URL", "http://auth.internal/jwks")]).is_ok());
+}
+
+#[test]
 fn the_service_key_and_issuer_are_never_the_external_ones() {
     let own = "own-signing-key-0123456789-abcdefghijklmnop";
     let config = |vars: &[(&str, &str)]| {
