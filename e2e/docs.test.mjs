@@ -181,6 +181,9 @@ describe("Swagger UI /docs", () => {
       const op = page.locator("#operations-todos-create_todo");
       await op.locator(".opblock-summary").first().click();
       await op.locator("button.try-out__btn").click();
+      // One request media type, without a charset parameter to pick.
+      const types = await op.locator(".opblock-section-request-body select option").allInnerTexts();
+      assert.ok(types.every((t) => t.trim() === "application/json"), `request media types: ${types}`);
       const body = op.locator("textarea.body-param__text");
       await body.fill(JSON.stringify({ title: TITLE, description: "created from Swagger UI", priority: "high" }, null, 2));
       const sent = page.waitForResponse((r) => r.request().method() === "POST" && r.url().endsWith("/api/v1/todos"));
