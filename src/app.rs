@@ -10,7 +10,7 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Route, Server};
 
 use crate::config::{AppEnv, Config};
 use crate::db::{now, Backend, Pool};
-use crate::http::compress::{compress, Wanted};
+use crate::http::compress::{compress, StaticBody, Wanted};
 use crate::http::conn::{fit_open_files, guard, Connections, GuardedAcceptor, RequestGuard};
 use crate::http::cors::CorsPolicy;
 use crate::http::docs;
@@ -45,9 +45,9 @@ pub fn endpoint(state: AppState, connections: Arc<Connections>) -> impl Endpoint
     });
     spawn_housekeeping(state.clone(), ctx.clone());
     let (docs, redoc) = doc_pages(&svc, &spec);
-    let favicon = static_text("image/svg+xml", docs::FAVICON_SVG.to_owned());
-    let spec_json = static_text("application/json", spec.to_string());
-    let spec_yaml = static_text(
+    let favicon = StaticBody::new("image/svg+xml", docs::FAVICON_SVG);
+    let spec_json = StaticBody::new("application/json", spec.to_string());
+    let spec_yaml = StaticBody::new(
         "application/x-yaml",
         serde_yaml::to_string(&spec).unwrap_or_default(),
     );
@@ -85,31 +85,14 @@ fn doc_pages(svc: &OpenApiService<Api, ()>, spec: &serde_json::Value) -> (Route,
         .join("\n");
     let redoc = docs::with_document(&redoc_page, &raw, spec, "Redoc")
         .expect("poem-openapi's ReDoc page embeds its document");
-    let page = static_text("text/html; charset=utf-8", docs::swagger_page(spec));
+    let page = StaticBody::new("text/html; charset=utf-8", docs::swagger_page(spec));
     let mut docs = Route::new().at("/", poem::get(page));
     for (name, content_type, content) in docs::SWAGGER_UI_ASSETS {
-        let asset = poem::endpoint::make_sync(move |_| {
-            poem::Response::builder()
-                .content_type(*content_type)
-                // Asked for with the version as query (see `docs::swagger_page`).
-                .header(
-                    poem::http::header::CACHE_CONTROL,
-                    "public, max-age=31536000, immutable",
-                )
-                .body(*content)
-        });
+        // Asked for with the version as query (see `docs::swagger_page`).
+        let asset = StaticBody::new(content_type, *content).immutable();
         docs = docs.at(format!("/{name}"), poem::get(asset));
     }
-    (docs, static_text("text/html; charset=utf-8", redoc))
-}
-
-/// An endpoint always answering `body` with `content_type`.
-fn static_text(content_type: &'static str, body: String) -> impl Endpoint {
-    poem::endpoint::make_sync(move |_| {
-        poem::Response::builder()
-            .content_type(content_type)
-            .body(body.clone())
-    })
+    (docs, StaticBody::new("text/html; charset=utf-8", redoc))
 }
 
 /// `GET /metrics`: the Prometheus text format, with fresh pool and connection gauges.

@@ -93,9 +93,12 @@ both_backends! {
         assert!(!headers.contains_key(CONTENT_ENCODING), "a {}-byte answer compressed", body.len());
         assert_eq!(headers[VARY], "accept-encoding");
         assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["status"], "alive");
-        // Nothing to compress in a HEAD answer, nor for a client that refuses both codings.
+        // HEAD says what GET would send (RFC 9110 §9.3.2), without the body.
         let head = app.client.head(app.url("/docs")).header(ACCEPT_ENCODING, "gzip").send().await.unwrap();
-        assert!(!head.headers().contains_key(CONTENT_ENCODING));
+        assert_eq!(head.headers()[CONTENT_ENCODING], "gzip");
+        assert_eq!(head.headers()[VARY], "accept-encoding");
+        assert!(head.bytes().await.unwrap().is_empty());
+        // Nothing compressed for a client that refuses both codings.
         let (_, headers, _) = get(&app, "/docs", "br;q=0, gzip;q=0, identity").await;
         assert!(!headers.contains_key(CONTENT_ENCODING));
     }
