@@ -171,6 +171,22 @@ where
     }
 }
 
+/// The field formatter of the JSON log layer: formats nothing. [`FlatJson`] takes an
+/// event's fields from the event and the correlation ids from [`Correlation`], never the
+/// spans' formatted fields, which the layer would otherwise build as JSON for every span
+/// (each request and database call) whether or not a line is written.
+pub struct NoSpanFields;
+
+impl<'w> FormatFields<'w> for NoSpanFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        _writer: Writer<'w>,
+        _fields: R,
+    ) -> fmt::Result {
+        Ok(())
+    }
+}
+
 /// The flat JSON event format (see the module documentation).
 pub struct FlatJson;
 

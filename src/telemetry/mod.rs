@@ -86,7 +86,7 @@ pub fn init(config: &Config) -> anyhow::Result<TelemetryGuard> {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = match config.log_format {
         LogFormat::Json => fmt::layer()
-            .fmt_fields(fmt::format::JsonFields::new())
+            .fmt_fields(json::NoSpanFields)
             .event_format(json::FlatJson)
             .with_ansi(false)
             .boxed(),
