@@ -4,6 +4,7 @@
 //! bytes costs more time than it saves. Request bodies are never decompressed.
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use poem::http::{header, HeaderValue, Method, StatusCode};
 use poem::web::{Compress, CompressionAlgo, CompressionLevel};
 use poem::{Endpoint, IntoResponse, Request, Response};
@@ -81,7 +82,17 @@ pub async fn compress(wanted: Wanted, mut resp: Response) -> Response {
     let Some(algo) = wanted.0.filter(|_| !no_body) else {
         return resp;
     };
-    let body = match resp.take_body().into_bytes().await {
+    // A body that says it is small (every JSON answer does) goes out without being read.
+    let body: BoxBody<Bytes, std::io::Error> = resp.take_body().into();
+    let small = http_body::Body::size_hint(&body)
+        .upper()
+        .is_some_and(|n| n < MIN_COMPRESSED_BYTES as u64);
+    let body = poem::Body::from(body);
+    if small {
+        resp.set_body(body);
+        return resp;
+    }
+    let body = match body.into_bytes().await {
         Ok(bytes) => bytes,
         Err(e) => {
             tracing::warn!(error = %e, "reading a response body to compress failed");

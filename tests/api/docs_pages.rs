@@ -87,6 +87,27 @@ both_backends! {
                 }
             }
         }
+        // A long page of todos is compressed by the middleware; a short one is not.
+        let (_, raw) = crate::sdk_helpers::user(&app).await;
+        let todos = |n: usize| format!("/api/v1/todos?limit={n}");
+        for i in 0..10 {
+            raw.create(serde_json::json!({"title": format!("todo {i}"), "description": "d".repeat(200)})).await;
+        }
+        for (path, encoded) in [(todos(10), true), (todos(1), false)] {
+            let resp = app.client.get(app.url(&path)).bearer_auth(&raw.token).header(ACCEPT_ENCODING, "gzip").send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK, "{path}");
+            assert_eq!(resp.headers().get(CONTENT_ENCODING).is_some(), encoded, "{path}");
+            assert_eq!(resp.headers()[VARY], "accept-encoding", "{path}");
+            let body = resp.bytes().await.unwrap();
+            let plain = app.client.get(app.url(&path)).bearer_auth(&raw.token).send().await.unwrap();
+            assert!(!plain.headers().contains_key(CONTENT_ENCODING));
+            let plain = plain.bytes().await.unwrap();
+            assert_eq!(body.len() * 3 < plain.len(), encoded, "{path}: {} of {} bytes", body.len(), plain.len());
+            if !encoded {
+                let page: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(page["items"].as_array().unwrap().len(), 1);
+            }
+        }
         // Small JSON answers go out as they are, saying that they could vary.
         let (status, headers, body) = get(&app, "/health/live", "gzip, br").await;
         assert_eq!(status, StatusCode::OK);
