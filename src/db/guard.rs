@@ -18,14 +18,20 @@ use crate::metrics::Metrics;
 /// metrics (with a CLIENT trace span, [`super::span`]), maps `sqlx::Error` to [`StoreError`] and reports the
 /// outcome back to the breaker. Only connection-class failures count against the
 /// breaker ([`StoreError::is_connection_failure`]): a unique violation or a bad row
-/// means the database answered.
+/// means the database answered, and a pool timeout while every connection is busy
+/// means the service is congested (opening the breaker would turn a burst into an
+/// outage of the whole cool-down).
 pub struct Guard {
     breaker: CircuitBreaker,
     deadline: Duration,
     backend: Backend,
     target: DbTarget,
     metrics: Arc<Metrics>,
+    saturated: Saturated,
 }
+
+/// Whether the pool has every connection open and in use ([`super::Pool::saturated`]).
+pub type Saturated = Box<dyn Fn() -> bool + Send + Sync>;
 
 impl Guard {
     /// A guard of calls to `target` (of `backend`), timed into `metrics`.
@@ -34,6 +40,7 @@ impl Guard {
         target: DbTarget,
         metrics: Arc<Metrics>,
         settings: &DbSettings,
+        saturated: Saturated,
     ) -> Self {
         Guard {
             breaker: CircuitBreaker::new(settings.breaker),
@@ -41,6 +48,7 @@ impl Guard {
             backend,
             target,
             metrics,
+            saturated,
         }
     }
 
@@ -96,9 +104,10 @@ impl Guard {
     fn outcome_of<T>(&self, result: &StoreResult<T>) -> Outcome {
         match result {
             Ok(_) => Outcome::Success,
-            // A local file cannot be "unreachable": SQLite pool timeouts are congestion.
+            // A local file cannot be "unreachable": SQLite pool timeouts are congestion,
+            // and so are PostgreSQL's while every connection is busy.
             Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut))
-                if self.backend == Backend::Sqlite =>
+                if self.backend == Backend::Sqlite || (self.saturated)() =>
             {
                 Outcome::Neutral
             }

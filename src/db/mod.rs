@@ -72,7 +72,10 @@ pub struct Db {
 impl Db {
     /// The pool, guarded by a new [`Guard`] with `settings`, timing into `metrics`.
     pub fn new(pool: Pool, metrics: Arc<crate::metrics::Metrics>, settings: &DbSettings) -> Self {
-        let guard = Arc::new(Guard::new(pool.backend(), pool.target(), metrics, settings));
+        let probe = pool.clone();
+        let saturated = Box::new(move || probe.saturated());
+        let guard = Guard::new(pool.backend(), pool.target(), metrics, settings, saturated);
+        let guard = Arc::new(guard);
         Db { pool, guard }
     }
 

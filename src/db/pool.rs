@@ -255,6 +255,15 @@ pub enum Pool {
 }
 
 impl Pool {
+    /// Whether every connection the pool may open is open and checked out: a pool
+    /// timeout then means congestion, not an unreachable database.
+    pub fn saturated(&self) -> bool {
+        match self {
+            Pool::Postgres(p) => p.size() >= p.options().get_max_connections() && p.num_idle() == 0,
+            Pool::Sqlite(p) => p.size() >= p.options().get_max_connections() && p.num_idle() == 0,
+        }
+    }
+
     /// Connects with the default [`DbSettings`] (tools and tests).
     pub async fn connect(url: &str, size: u32) -> anyhow::Result<Self> {
         Self::connect_with(url, size, &DbSettings::default()).await

@@ -149,15 +149,17 @@ impl StaticBody {
         }
     }
 
-    /// The body encoded as `algo` (brotli at its best level: this runs once).
+    /// The body encoded as `algo`, at the per-request levels: the best ones take
+    /// seconds for Swagger UI's bundle (tens of seconds in a debug build), and the
+    /// first request waits for it.
     async fn encoded(&self, algo: CompressionAlgo) -> poem::Result<Bytes> {
-        let (cell, level) = match algo {
-            CompressionAlgo::BR => (&self.br, CompressionLevel::Best),
-            _ => (&self.gzip, CompressionLevel::Best),
+        let cell = match algo {
+            CompressionAlgo::BR => &self.br,
+            _ => &self.gzip,
         };
         let encode = || async {
             let resp = Compress::new(self.body.clone(), algo)
-                .with_quality(level)
+                .with_quality(level(algo))
                 .into_response();
             resp.into_body().into_bytes().await
         };

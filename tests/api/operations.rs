@@ -19,6 +19,7 @@ mod otlp;
 mod outage;
 pub mod process;
 mod proxy;
+mod saturation;
 mod traces;
 
 use std::future::Future;
