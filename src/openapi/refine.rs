@@ -38,15 +38,25 @@ pub fn operations_mut(doc: &mut Value) -> impl Iterator<Item = (&String, &mut Va
 /// type is a named schema) becomes the plain `$ref`: code generators such as
 /// openapi-python-client refuse `allOf` over a non-object schema.
 pub fn plain_refs(v: &mut Value) {
+    each_object(v, &mut |map| match ref_with_description(map) {
+        Some(r) => {
+            *map = Map::from_iter([("$ref".to_owned(), Value::String(r))]);
+            false
+        }
+        None => true,
+    });
+}
+
+/// Calls `visit` on every object in `v`, outermost first; `visit` returning false
+/// leaves that object's insides unvisited.
+fn each_object(v: &mut Value, visit: &mut impl FnMut(&mut Map<String, Value>) -> bool) {
     match v {
         Value::Object(map) => {
-            if let Some(r) = ref_with_description(map) {
-                *map = Map::from_iter([("$ref".to_owned(), Value::String(r))]);
-                return;
+            if visit(map) {
+                map.values_mut().for_each(|v| each_object(v, visit));
             }
-            map.values_mut().for_each(plain_refs);
         }
-        Value::Array(items) => items.iter_mut().for_each(plain_refs),
+        Value::Array(items) => items.iter_mut().for_each(|v| each_object(v, visit)),
         _ => {}
     }
 }
@@ -204,23 +214,17 @@ fn canonical_header(name: &str) -> String {
 /// Drops the `deprecated: false` and `explode: true` that poem-openapi writes on every
 /// parameter and header: they are the defaults and only lengthen the document.
 pub fn drop_defaults(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            if map.contains_key("in") || map.contains_key("schema") {
-                if map.get("deprecated") == Some(&Value::Bool(false)) {
-                    map.remove("deprecated");
-                }
-                if map.get("in") == Some(&json!("query"))
-                    && map.get("explode") == Some(&json!(true))
-                {
-                    map.remove("explode");
-                }
+    each_object(v, &mut |map| {
+        if map.contains_key("in") || map.contains_key("schema") {
+            if map.get("deprecated") == Some(&Value::Bool(false)) {
+                map.remove("deprecated");
             }
-            map.values_mut().for_each(drop_defaults);
+            if map.get("in") == Some(&json!("query")) && map.get("explode") == Some(&json!(true)) {
+                map.remove("explode");
+            }
         }
-        Value::Array(items) => items.iter_mut().for_each(drop_defaults),
-        _ => {}
-    }
+        true
+    });
 }
 
 /// The string patterns every generator copies but few readers decode, in words.
@@ -235,31 +239,26 @@ const PATTERN_WORDS: &[(&str, &str)] = &[
 /// Says the rule of a [`PATTERN_WORDS`] pattern in words, after the description that
 /// docs UIs show beside the raw pattern: the parameter's, else the schema's own.
 pub fn pattern_words(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            let parameter = map.contains_key("in");
-            let pattern = match parameter {
-                true => map.get("schema").and_then(|s| s.get("pattern")),
-                false => map.get("pattern"),
+    each_object(v, &mut |map| {
+        let parameter = map.contains_key("in");
+        let pattern = match parameter {
+            true => map.get("schema").and_then(|s| s.get("pattern")),
+            false => map.get("pattern"),
+        };
+        let words = pattern.and_then(|p| {
+            PATTERN_WORDS
+                .iter()
+                .find(|(pattern, _)| p == pattern)
+                .map(|(_, words)| *words)
+        });
+        if let Some(words) = words {
+            let description = match map.get("description").and_then(Value::as_str) {
+                Some(d) => format!("{} {words}", d.trim_end()),
+                None => words.to_owned(),
             };
-            let words = pattern.and_then(|p| {
-                PATTERN_WORDS
-                    .iter()
-                    .find(|(pattern, _)| p == pattern)
-                    .map(|(_, words)| *words)
-            });
-            if let Some(words) = words {
-                let description = match map.get("description").and_then(Value::as_str) {
-                    Some(d) => format!("{} {words}", d.trim_end()),
-                    None => words.to_owned(),
-                };
-                map.insert("description".into(), description.into());
-            }
-            if !parameter {
-                map.values_mut().for_each(pattern_words);
-            }
+            map.insert("description".into(), description.into());
         }
-        Value::Array(items) => items.iter_mut().for_each(pattern_words),
-        _ => {}
-    }
+        // A parameter's schema is said in the parameter's description, not again.
+        !parameter
+    });
 }
