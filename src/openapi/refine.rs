@@ -52,7 +52,8 @@ pub fn plain_refs(v: &mut Value) {
 fn each_object(v: &mut Value, visit: &mut impl FnMut(&mut Map<String, Value>) -> bool) {
     match v {
         Value::Object(map) => {
-            if visit(map) {
+            let descend = visit(map);
+            if descend {
                 map.values_mut().for_each(|v| each_object(v, visit));
             }
         }
