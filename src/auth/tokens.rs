@@ -60,6 +60,25 @@ pub struct TokenKeys {
     pub refresh_ttl: Duration,
 }
 
+/// Makes `validation` require `sub` and `exp`, and the `issuer` and `audience` when
+/// given: a configured one is required, not only checked when present, so a token
+/// without it is malformed (no `aud` check at all without an audience).
+pub fn require_claims(validation: &mut Validation, issuer: Option<&str>, audience: Option<&str>) {
+    let mut required = vec!["sub", "exp"];
+    if let Some(iss) = issuer {
+        validation.set_issuer(&[iss]);
+        required.push("iss");
+    }
+    match audience {
+        Some(aud) => {
+            validation.set_audience(&[aud]);
+            required.push("aud");
+        }
+        None => validation.validate_aud = false,
+    }
+    validation.set_required_spec_claims(&required);
+}
+
 /// Clock skew tolerated on `exp`, in seconds.
 const LEEWAY_SECS: i64 = 5;
 
@@ -69,21 +88,11 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         // Expiry is checked after the type, so an expired token of the wrong kind is AUTH_005.
         validation.validate_exp = false;
-        // A configured issuer or audience is required, not only checked when present:
-        // a token without it is malformed (AUTH_005).
-        let mut required = vec!["sub", "exp"];
-        if let Some(iss) = &config.jwt_issuer {
-            validation.set_issuer(&[iss]);
-            required.push("iss");
-        }
-        match &config.jwt_audience {
-            Some(aud) => {
-                validation.set_audience(&[aud]);
-                required.push("aud");
-            }
-            None => validation.validate_aud = false,
-        }
-        validation.set_required_spec_claims(&required);
+        require_claims(
+            &mut validation,
+            config.jwt_issuer.as_deref(),
+            config.jwt_audience.as_deref(),
+        );
         TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),

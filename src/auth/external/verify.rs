@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::jwks::{JwksCache, KeyLookup};
 use super::settings::{ExternalIssuer, KeySource};
+use crate::auth::tokens::require_claims;
 use crate::metrics::Metrics;
 
 /// Why an external token was refused; each maps to one catalog code and one metrics
@@ -174,16 +175,7 @@ impl ExternalVerifier {
         let mut v = Validation::new(alg);
         v.leeway = s.clock_skew_secs;
         v.validate_nbf = true;
-        v.set_issuer(&[&s.issuer]);
-        let mut required = vec!["sub", "exp", "iss"];
-        match &s.audience {
-            Some(aud) => {
-                v.set_audience(&[aud]);
-                required.push("aud");
-            }
-            None => v.validate_aud = false,
-        }
-        v.set_required_spec_claims(&required);
+        require_claims(&mut v, Some(&s.issuer), s.audience.as_deref());
         v
     }
 
