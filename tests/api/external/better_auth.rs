@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use client_sdk::types::{self, ErrorCode};
 use reqwest::StatusCode;
@@ -19,6 +19,7 @@ use tokio::process::{Child, Command};
 
 use todo_api::db::Pool;
 
+use super::until_status;
 use crate::helpers::*;
 use crate::sdk_helpers::*;
 
@@ -197,31 +198,6 @@ fn kid(token: &str) -> String {
         .expect("Better Auth sets kid")
 }
 
-/// `GET /me` with `token` until it answers `status` (the refetch interval is 1 s).
-async fn until(app: &TestApp, token: &str, status: u16) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        // Raw: any status may come back while waiting; only the last one is asserted.
-        let resp = app
-            .client
-            .get(app.auth_url("/me"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        let got = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap();
-        if got == status {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {status} within 10 s; last {got}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 both_backends! {
     /// Better Auth users use the whole todo API: their user is created from the JWT
     /// (id = Better Auth's `sub`), two users are isolated, a rotated key (new `kid`)
@@ -238,7 +214,7 @@ both_backends! {
         ba.sign_up("bob@ba.example", "Bob").await;
         let alice_jwt = ba.jwt(&alice_session).await;
         let bob_jwt = ba.jwt(&ba.sign_in("bob@ba.example").await).await;
-        let me = until(&app, &alice_jwt, 200).await;
+        let me = until_status(&app, &alice_jwt, 200).await.0;
         assert_eq!((me["email"].as_str(), me["name"].as_str()), (Some("alice@ba.example"), Some("Alice")));
         assert_eq!(me["email_verified"], false);
         let alice = bearer(&app, &alice_jwt);
@@ -254,7 +230,7 @@ both_backends! {
         ba.rotate().await;
         let rotated = ba.jwt(&alice_session).await;
         assert_ne!(kid(&rotated), kid(&alice_jwt), "Better Auth signed with a new key");
-        let me2 = until(&app, &rotated, 200).await;
+        let me2 = until_status(&app, &rotated, 200).await.0;
         assert_eq!(me2["id"], me["id"], "same subject, same user");
         me_ok(&app, &alice_jwt).await;
 
@@ -265,7 +241,7 @@ both_backends! {
         let parts: Vec<&str> = rotated.split('.').collect();
         let header = b64url(br#"{"alg":"EdDSA","kid":"not-a-better-auth-key"}"#);
         let unknown = format!("{header}.{}.{}", parts[1], parts[2]);
-        let body = until(&app, &unknown, 503).await;
+        let body = until_status(&app, &unknown, 503).await.0;
         assert_eq!(body["error_code"], "SERVER_001", "{body}");
     }
 
@@ -280,14 +256,14 @@ both_backends! {
         let app = spawn_api(backend, &ba).await;
         let session = ba.sign_up("carol@ba.example", "Carol").await;
         let expired = ba.jwt(&session).await;
-        let body = until(&app, &expired, 401).await;
+        let body = until_status(&app, &expired, 401).await.0;
         assert_eq!(body["error_code"], "AUTH_002", "{body}");
         assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0, "no user from an expired token");
 
         let fresh = BetterAuth::start("15m").await;
         let app = spawn_api(backend, &fresh).await;
         let jwt = fresh.jwt(&fresh.sign_up("dan@ba.example", "Dan").await).await;
-        until(&app, &jwt, 200).await;
+        until_status(&app, &jwt, 200).await;
         let out = bearer(&app, &jwt).logout().body(types::LogoutRequest::builder()).send().await;
         expect_ok(out, StatusCode::OK);
         me_refused(&app, &jwt, ErrorCode::Auth004).await;

@@ -3,59 +3,14 @@
 //! issuer is down the held keys keep working and an unknown `kid` is 503 SERVER_001
 //! with `Retry-After`; `/health` and `/metrics` report it.
 
-use std::time::{Duration, Instant};
-
 use client_sdk::types::ErrorCode;
 use jsonwebtoken::Algorithm;
 use reqwest::StatusCode;
-use serde_json::Value;
 
 use super::issuer::{claims, JwksServer, TestKey};
-use super::spawn_trusting;
+use super::{health, spawn_trusting, until_status};
 use crate::helpers::*;
 use crate::sdk_helpers::*;
-
-/// `GET /me` with `token` until it answers `status` (at most 10 s; the refetch
-/// interval of these servers is 1 s). Returns the answer's body.
-async fn until_status(
-    app: &TestApp,
-    token: &str,
-    status: u16,
-) -> (Value, reqwest::header::HeaderMap) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        // Raw: the 503's Retry-After header is asserted, which the SDK's error hides.
-        let resp = app
-            .client
-            .get(app.auth_url("/me"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        let (got, headers) = (resp.status().as_u16(), resp.headers().clone());
-        let body: Value = resp.json().await.unwrap();
-        if got == status {
-            return (body, headers);
-        }
-        assert!(got < 500 || got == 503, "never a 500: {body}");
-        assert!(
-            Instant::now() < deadline,
-            "no {status} within 10 s; last: {got} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn health(app: &TestApp) -> Value {
-    app.client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
 
 both_backends! {
     /// The issuer rotates: a token under a new `kid` triggers a refetch that finds it;

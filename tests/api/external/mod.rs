@@ -11,6 +11,10 @@ mod local_off;
 mod rules;
 mod users;
 
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
 use crate::helpers::*;
 use issuer::JwksServer;
 
@@ -32,15 +36,7 @@ pub async fn spawn_trusting(
 pub async fn wait_for_keys(app: &TestApp) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let health: serde_json::Value = app
-            .client
-            .get(app.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let health = health(app).await;
         if health["identity_provider_keys"]["fetched"] == true {
             return;
         }
@@ -50,4 +46,47 @@ pub async fn wait_for_keys(app: &TestApp) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// `GET /me` with `token` until it answers `status` (at most 10 s; the refetch
+/// interval of these servers is 1 s). Returns the answer's body.
+pub async fn until_status(
+    app: &TestApp,
+    token: &str,
+    status: u16,
+) -> (Value, reqwest::header::HeaderMap) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // Raw: the 503's Retry-After header is asserted, which the SDK's error hides.
+        let resp = app
+            .client
+            .get(app.auth_url("/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let (got, headers) = (resp.status().as_u16(), resp.headers().clone());
+        let body: Value = resp.json().await.unwrap();
+        if got == status {
+            return (body, headers);
+        }
+        assert!(got < 500 || got == 503, "never a 500: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "no {status} within 10 s; last: {got} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `GET /health`'s body.
+pub async fn health(app: &TestApp) -> Value {
+    app.client
+        .get(app.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
