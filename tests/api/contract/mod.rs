@@ -238,41 +238,46 @@ async fn limited_sweep(
     }
 }
 
-/// With `REQUIRE_VERIFIED_EMAIL=true`, login and token refuse an unverified account
-/// (403 AUTHZ_002). Returns the number of requests sent.
-fn verification_phase(
-    rt: &tokio::runtime::Runtime,
-    backend: Backend,
-    spec: &Spec,
-    ledger: &RefCell<Ledger>,
-    violations: &RefCell<Vec<Violation>>,
-) -> u64 {
-    let vars = [("REQUIRE_VERIFIED_EMAIL", "true")];
-    let app = rt.block_on(TestApp::spawn_with(backend, &vars));
-    let w = World::bare(&app, spec, ledger, violations, false);
-    w.phase.set(Phase::Sweep);
-    rt.block_on(w.unverified_logins());
-    w.requests.get()
+/// A phase on a server of its own, configured for one sweep of checks.
+#[derive(Clone, Copy)]
+enum ConfiguredSweep {
+    /// With `REQUIRE_VERIFIED_EMAIL=true`, login and token refuse an unverified
+    /// account (403 AUTHZ_002).
+    Verification,
+    /// With local accounts off and an external issuer (shared secret), the
+    /// local-account and password operations answer 403 AUTHZ_003.
+    Identity,
 }
 
-/// With local accounts off and an external issuer (shared secret), the local-account
-/// and password operations answer 403 AUTHZ_003. Returns the number of requests sent.
-fn identity_phase(
+impl ConfiguredSweep {
+    fn vars(self) -> Vec<(&'static str, &'static str)> {
+        match self {
+            ConfiguredSweep::Verification => vec![("REQUIRE_VERIFIED_EMAIL", "true")],
+            ConfiguredSweep::Identity => vec![
+                ("LOCAL_AUTH", "disabled"),
+                ("EXTERNAL_ISSUER", crate::external::issuer::ISSUER),
+                ("EXTERNAL_JWT_SECRET", world::SHARED_SECRET),
+            ],
+        }
+    }
+}
+
+/// Runs `sweep` on a server configured for it. Returns the number of requests sent.
+fn configured_phase(
     rt: &tokio::runtime::Runtime,
     backend: Backend,
     spec: &Spec,
     ledger: &RefCell<Ledger>,
     violations: &RefCell<Vec<Violation>>,
+    sweep: ConfiguredSweep,
 ) -> u64 {
-    let vars = [
-        ("LOCAL_AUTH", "disabled"),
-        ("EXTERNAL_ISSUER", crate::external::issuer::ISSUER),
-        ("EXTERNAL_JWT_SECRET", world::SHARED_SECRET),
-    ];
-    let app = rt.block_on(TestApp::spawn_with(backend, &vars));
+    let app = rt.block_on(TestApp::spawn_with(backend, &sweep.vars()));
     let w = World::bare(&app, spec, ledger, violations, false);
     w.phase.set(Phase::Sweep);
-    rt.block_on(w.not_available());
+    match sweep {
+        ConfiguredSweep::Verification => rt.block_on(w.unverified_logins()),
+        ConfiguredSweep::Identity => rt.block_on(w.not_available()),
+    }
     w.requests.get()
 }
 
@@ -301,8 +306,10 @@ fn run(backend: Backend) {
     drop(app);
 
     let limited = rate_limit_phase(&rt, backend, &spec, &ledger, &violations)
-        + verification_phase(&rt, backend, &spec, &ledger, &violations)
-        + identity_phase(&rt, backend, &spec, &ledger, &violations);
+        + [ConfiguredSweep::Verification, ConfiguredSweep::Identity]
+            .into_iter()
+            .map(|sweep| configured_phase(&rt, backend, &spec, &ledger, &violations, sweep))
+            .sum::<u64>();
     let totals = Totals {
         sweep: sweep_requests,
         fuzz: fuzz_requests,
