@@ -55,7 +55,8 @@ both_backends! {
             ("oauth2-redirect.html", "text/html; charset=utf-8", &include_bytes!("../../assets/swagger-ui/oauth2-redirect.html")[..]),
         ] {
             if name != "oauth2-redirect.html" {
-                assert!(page.contains(&format!("\"/docs/{name}?v=5.35.0\"")), "/docs does not load {name}");
+                let v = todo_api::http::docs::SWAGGER_UI_VERSION;
+                assert!(page.contains(&format!("\"/docs/{name}?v={v}\"")), "/docs does not load {name}");
             }
             let (status, headers, body) = get(&app, &format!("/docs/{name}"), "").await;
             assert_eq!(status, StatusCode::OK, "{name}");
